@@ -1,0 +1,73 @@
+/**
+ * `kube-spdy fake-apiserver --pod NS/NAME[=HOST] … [--listen HOST:PORT] [--kubeconfig-out FILE] [--token T]`
+ */
+import { parseArgs } from 'node:util';
+import net from 'node:net';
+import { InvalidArgumentError } from '../errors.js';
+import { parsePodSpec, startFakeApiServer } from './fake-apiserver.js';
+import type { Io } from './io.js';
+
+export const FAKE_APISERVER_USAGE = `Usage: kube-spdy fake-apiserver --pod NS/NAME[=HOST] ... [options]
+
+A fake Kubernetes API server on loopback for kubectl port-forward: discovery, pod GET (Running),
+and the SPDY/3.1 port-forward upgrade. Port N of a pod dials HOST:N (default 127.0.0.1).
+
+Options:
+  --pod NS/NAME[=HOST]     a pod to serve (repeatable, at least one)
+  --forbid NS/NAME         answer this pod's port-forward with 403 Forbidden (repeatable)
+  --listen HOST:PORT       where to listen (default 127.0.0.1:0, a free port)
+  --kubeconfig-out FILE    write a kubeconfig for this server (kubectl --kubeconfig FILE …)
+  --token TOKEN            require this bearer token (default: none required)
+  -h, --help               show this help`;
+
+/** Parses `HOST:PORT` (IPv6 as `[::1]:PORT`). */
+export function parseListen(s: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(s);
+  const host = m ? (m[1] ?? m[2]!) : '';
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port > 65535 || (net.isIP(host) === 0 && host !== 'localhost')) throw new InvalidArgumentError(`invalid --listen "${s}": expected HOST:PORT with an IP address`);
+  return { host: host === 'localhost' ? '127.0.0.1' : host, port };
+}
+
+export async function fakeApiServerCommand(argv: string[], io: Io): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    allowPositionals: false,
+    options: {
+      pod: { type: 'string', multiple: true },
+      forbid: { type: 'string', multiple: true },
+      listen: { type: 'string' },
+      'kubeconfig-out': { type: 'string' },
+      token: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    io.out(FAKE_APISERVER_USAGE);
+    return 0;
+  }
+  if (!values.pod || values.pod.length === 0) throw new InvalidArgumentError('at least one --pod NS/NAME[=HOST] is required');
+  const pods = values.pod.map(parsePodSpec);
+  for (const f of values.forbid ?? []) {
+    const fp = parsePodSpec(f);
+    const p = pods.find((x) => x.namespace === fp.namespace && x.name === fp.name);
+    if (!p) throw new InvalidArgumentError(`--forbid ${f}: no such --pod`);
+    p.forbidden = true;
+  }
+  const listen = values.listen ? parseListen(values.listen) : { host: '127.0.0.1', port: 0 };
+  const srv = await startFakeApiServer({ pods, host: listen.host, port: listen.port, ...(values.token ? { token: values.token } : {}) });
+  if (values['kubeconfig-out']) await srv.writeKubeconfig(values['kubeconfig-out']);
+  io.out(`Listening on ${srv.url}`);
+  for (const p of pods) io.out(`Serving pod ${p.namespace}/${p.name} -> ${p.host ?? '127.0.0.1'}${p.forbidden ? ' (port-forward forbidden)' : ''}`);
+  if (values['kubeconfig-out']) io.out(`Wrote kubeconfig ${values['kubeconfig-out']}`);
+  await new Promise<void>((resolve) => {
+    const stop = (): void => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      void srv.close().then(resolve);
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  return 0;
+}

@@ -1,0 +1,13 @@
+/**
+ * kube-spdy: SPDY/3.1 + Kubernetes httpstream for Node.js, with a `portforward.k8s.io` v1 client and
+ * server. Layers (each depends only on those above it): frames → compression → session → httpstream →
+ * portforward → cli.
+ */
+export * from './errors.js';
+export * from './frames/index.js';
+export * from './compression/index.js';
+export * from './session/index.js';
+export * from './httpstream/index.js';
+export * from './portforward/index.js';
+export { startFakeApiServer, parsePodSpec } from './cli/fake-apiserver.js';
+export type { FakeApiServer, FakeApiServerOptions, FakePod } from './cli/fake-apiserver.js';

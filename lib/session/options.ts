@@ -1,0 +1,88 @@
+/**
+ * Connection options with their defaults. Every limit applies to what the peer sends us.
+ */
+import { DEFAULT_INITIAL_WINDOW } from '../frames/constants.js';
+
+export interface ConnectionOptions {
+  /** `'client'` creates odd stream ids and PING ids, `'server'` even ones (§2.3.2). Required. */
+  role: 'client' | 'server';
+  /**
+   * SPDY/3.1 flow control. Default `true`.
+   * - `true`: windows are honoured both ways. Our sends wait for the peer's WINDOW_UPDATEs; DATA beyond
+   *   the window we granted is a FLOW_CONTROL_ERROR. Use it with peers that implement SPDY/3.1 flow
+   *   control (spdy-transport, kube-spdy).
+   * - `false` (compatibility mode): for moby/spdystream peers (kubectl, kubelet, containerd, CRI-O), which
+   *   never send WINDOW_UPDATE: a sender that waited would stall after 64 KiB. Nothing waits on a window;
+   *   the receiver bounds what it buffers by pausing the socket while a stream's reader is behind.
+   * The Kubernetes layers (`lib/portforward`, the fake API server, the CLI) default to `false`.
+   */
+  flowControl?: boolean;
+  /** Receive window we grant each stream, bytes (sent in SETTINGS INITIAL_WINDOW_SIZE when not 64 KiB). Default 65536. */
+  initialWindowSize?: number;
+  /** Receive window of the whole session, bytes (grown by a WINDOW_UPDATE on stream 0). Default 16 MiB. */
+  sessionWindowSize?: number;
+  /** Largest DATA payload we send in one frame, bytes. Default 65536. */
+  maxDataFrameSize?: number;
+  /** Largest control frame accepted, bytes (at least 8192, §2.2.1). Default 1 MiB. */
+  maxControlFrameSize?: number;
+  /** Largest inflated header block accepted, bytes. Default 256 KiB. */
+  maxHeaderBlockSize?: number;
+  /** Most header pairs in one block. Default 128. */
+  maxHeaderCount?: number;
+  /** Most SETTINGS entries in one frame. Default 64. */
+  maxSettingsEntries?: number;
+  /** Most streams the peer may have open at once; more are refused with RST_STREAM REFUSED_STREAM. Default 1000. */
+  maxConcurrentStreams?: number;
+  /** Readable/writable high-water mark of each stream, bytes. Default 65536. */
+  streamHighWaterMark?: number;
+  /** Default `timeout` of {@link Connection.createStream}: wait for SYN_REPLY, ms. Default 30000 (client-go's). 0 = none. */
+  streamTimeout?: number;
+  /** Default `timeout` of {@link Connection.ping}, ms. Default 30000. */
+  pingTimeout?: number;
+  /** Graceful close: how long {@link Connection.close} waits for open streams, ms. Default 10000. */
+  closeTimeout?: number;
+  /** Header decompressor: `'auto'` (zlib-sync when installed, else pako), `'zlib-sync'` or `'pako'`. Default 'auto'. */
+  inflater?: 'auto' | 'zlib-sync' | 'pako';
+}
+
+export type ResolvedOptions = Required<ConnectionOptions>;
+
+export function resolveOptions(o: ConnectionOptions): ResolvedOptions {
+  if (o.role !== 'client' && o.role !== 'server') throw new TypeError(`role must be 'client' or 'server', got ${String(o.role)}`);
+  const r: ResolvedOptions = {
+    role: o.role,
+    flowControl: o.flowControl ?? true,
+    initialWindowSize: o.initialWindowSize ?? DEFAULT_INITIAL_WINDOW,
+    sessionWindowSize: o.sessionWindowSize ?? 16 * 1024 * 1024,
+    maxDataFrameSize: o.maxDataFrameSize ?? 65536,
+    maxControlFrameSize: o.maxControlFrameSize ?? 1024 * 1024,
+    maxHeaderBlockSize: o.maxHeaderBlockSize ?? 256 * 1024,
+    maxHeaderCount: o.maxHeaderCount ?? 128,
+    maxSettingsEntries: o.maxSettingsEntries ?? 64,
+    maxConcurrentStreams: o.maxConcurrentStreams ?? 1000,
+    streamHighWaterMark: o.streamHighWaterMark ?? 65536,
+    streamTimeout: o.streamTimeout ?? 30000,
+    pingTimeout: o.pingTimeout ?? 30000,
+    closeTimeout: o.closeTimeout ?? 10000,
+    inflater: o.inflater ?? 'auto',
+  };
+  const ints: [keyof ResolvedOptions, number, number][] = [
+    ['initialWindowSize', 1, 0x7fffffff],
+    ['sessionWindowSize', 65536, 0x7fffffff],
+    ['maxDataFrameSize', 1, 0xffffff],
+    ['maxControlFrameSize', 8192, 0xffffff],
+    ['maxHeaderBlockSize', 1024, 64 * 1024 * 1024],
+    ['maxHeaderCount', 1, 100000],
+    ['maxSettingsEntries', 1, 10000],
+    ['maxConcurrentStreams', 1, 0x7fffffff],
+    ['streamHighWaterMark', 1, 0x7fffffff],
+    ['streamTimeout', 0, 0x7fffffff],
+    ['pingTimeout', 0, 0x7fffffff],
+    ['closeTimeout', 0, 0x7fffffff],
+  ];
+  for (const [k, min, max] of ints) {
+    const v = r[k] as number;
+    if (!Number.isInteger(v) || v < min || v > max) throw new RangeError(`${k} must be an integer in ${min}..${max}, got ${v}`);
+  }
+  return r;
+}
