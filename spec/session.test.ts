@@ -1,5 +1,4 @@
 import t from 'tap';
-import { createHash } from 'node:crypto';
 import { Connection } from '../lib/session/connection.js';
 import type { Stream } from '../lib/session/stream.js';
 import { FrameType, GoawayStatus, RstStatus } from '../lib/frames/constants.js';
@@ -367,6 +366,5 @@ t.test('stats count frames and bytes', async (t) => {
   const st = client.stats();
   t.ok(st.bytesOut > 1000 && st.bytesIn > 1000);
   t.ok(st.framesOut >= 3 && st.framesIn >= 2);
-  t.equal(createHash('sha256').update('x').digest('hex').length, 64);
   await close();
 });

@@ -83,9 +83,16 @@ export async function demoCommand(argv: string[], io: Io): Promise<number> {
   if (!Number.isInteger(sequential) || sequential < 1 || sequential > 100000) throw new InvalidArgumentError(`--requests must be an integer 1..100000, got "${values.requests}"`);
 
   const dir = await mkdtemp(path.join(os.tmpdir(), 'kube-spdy-demo-'));
+  const cleanup: (() => Promise<void>)[] = [() => rm(dir, { recursive: true, force: true })];
+  try {
   const pod = await startPodService();
+  cleanup.unshift(async () => {
+    pod.closeAllConnections();
+    await new Promise<void>((r) => pod.close(() => r()));
+  });
   const podPort = (pod.address() as net.AddressInfo).port;
   const api = await startFakeApiServer({ pods: [{ namespace: 'default', name: 'demo' }] });
+  cleanup.unshift(() => api.close());
   const kubeconfig = path.join(dir, 'kubeconfig');
   await api.writeKubeconfig(kubeconfig);
   io.out(`pod service     http://127.0.0.1:${podPort} (plays pod default/demo, port ${podPort})`);
@@ -97,12 +104,13 @@ export async function demoCommand(argv: string[], io: Io): Promise<number> {
     addresses: ['127.0.0.1'],
     dial: (signal) => dialPortForward(portForwardUrl(access.server, 'default', 'demo'), { headers: access.headers, tls: access.tls, signal }),
   });
+  cleanup.unshift(() => pf.close());
   let failures = 0;
   pf.on('forward-error', (err) => {
     failures++;
     io.err(`forward error: ${err.message}`);
   });
-  try {
+  {
     const [bound] = await pf.ready;
     const local = bound!.local;
     io.out(`Forwarding from 127.0.0.1:${local} -> ${podPort} (kube-spdy, SPDY/3.1)`);
@@ -152,11 +160,8 @@ export async function demoCommand(argv: string[], io: Io): Promise<number> {
       });
     }
     return allOk ? 0 : 1;
+  }
   } finally {
-    await pf.close();
-    await api.close();
-    await new Promise<void>((r) => pod.close(() => r()));
-    pod.closeAllConnections();
-    await rm(dir, { recursive: true, force: true });
+    for (const c of cleanup) await c().catch(() => {});
   }
 }

@@ -195,6 +195,8 @@ export async function startFakeApiServer(options: FakeApiServerOptions): Promise
       '- name: kube-spdy-fake',
       '  cluster:',
       `    server: ${url}`,
+      // Plain http: @kubernetes/client-node accepts an http server only with this set (no TLS to verify).
+      '    insecure-skip-tls-verify: true',
       'users:',
       '- name: kube-spdy-fake',
       '  user:',

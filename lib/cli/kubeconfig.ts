@@ -4,7 +4,6 @@
  * certificates, CA, skip-TLS-verify, TLS server name). Secrets are never logged.
  */
 import type { ConnectionOptions as TlsOptions } from 'node:tls';
-import { KubeConfig } from '@kubernetes/client-node';
 import { InvalidArgumentError } from '../errors.js';
 
 export interface ClusterAccess {
@@ -24,6 +23,8 @@ export interface ClusterAccess {
  * @throws InvalidArgumentError when the file cannot be read or names no usable cluster.
  */
 export async function loadClusterAccess(file?: string, context?: string): Promise<ClusterAccess> {
+  // Loaded on first use: it is large, and commands that fail early should not pay for it.
+  const { KubeConfig } = await import('@kubernetes/client-node');
   const kc = new KubeConfig();
   try {
     if (file) kc.loadFromFile(file);

@@ -7,6 +7,7 @@
  * an error stream fails that one forwarded connection only; the forwarder keeps running.
  */
 import net from 'node:net';
+import { setMaxListeners } from 'node:events';
 import { EventEmitter } from 'eventemitter3';
 import createDebug from 'debug';
 import type { Connection } from '../session/connection.js';
@@ -90,7 +91,7 @@ export class PortForwarder extends EventEmitter<PortForwarderEvents> {
   private readonly mappings: PortMapping[];
   private readonly servers: net.Server[] = [];
   private readonly sockets = new Set<net.Socket>();
-  private readonly abort = new AbortController();
+  private readonly abort = newUnlimitedAbortController();
   private conn: Connection | null = null;
   private dialing: Promise<Connection> | null = null;
   private nextRequestId = 0;
@@ -316,4 +317,11 @@ function isConnectionFailure(err: unknown): boolean {
     err instanceof TimeoutError ||
     (err instanceof StreamResetError && err.retryable)
   );
+}
+
+/** Every pending stream creation listens on the forwarder's signal: lift the listener warning limit. */
+function newUnlimitedAbortController(): AbortController {
+  const ac = new AbortController();
+  setMaxListeners(0, ac.signal);
+  return ac;
 }

@@ -6,6 +6,7 @@
  * failures as text on the error stream, and always close both streams at the end.
  */
 import type { Duplex } from 'node:stream';
+import { setMaxListeners } from 'node:events';
 import createDebug from 'debug';
 import type { Connection } from '../session/connection.js';
 import type { Stream } from '../session/stream.js';
@@ -48,6 +49,7 @@ interface Pair {
 export function servePortForward(conn: Connection, options: PortForwardServerOptions): () => void {
   const pairs = new Map<string, Pair>();
   const abort = new AbortController();
+  setMaxListeners(0, abort.signal); // one listener per target dial in progress
   const target = options.target ?? 'pod';
   const timeout = options.streamCreationTimeout ?? DEFAULT_STREAM_CREATION_TIMEOUT;
 
