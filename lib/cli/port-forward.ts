@@ -77,6 +77,9 @@ export async function portForwardCommand(argv: string[], io: Io): Promise<number
         headers: { ...access.headers, 'User-Agent': 'kube-spdy' },
         tls: access.tls,
         signal,
+        // kubectl pings every 5 s but never times out; a missed reply here marks the connection dead,
+        // and the next local connection dials a new one.
+        session: { pingInterval: 5000, pingTimeout: 10000 },
       }),
   });
   pf.on('ready', (bound) => {

@@ -1,0 +1,79 @@
+import t from 'tap';
+import { Connection } from '../lib/session/connection.js';
+import { FrameType, GoawayStatus } from '../lib/frames/constants.js';
+import { encodePing, encodeSettings } from '../lib/frames/encoder.js';
+import { LivenessError } from '../lib/errors.js';
+import { RateLimit } from '../lib/session/limits.js';
+import { connectionPair, socketPair, FrameReader } from './helpers.js';
+
+t.test('a peer that stops answering is declared dead within interval + timeout', async (t) => {
+  const [a, b] = await socketPair();
+  const client = new Connection(a, { role: 'client', pingInterval: 100, pingTimeout: 150 });
+  const reader = new FrameReader(b); // reads, never answers: a silently dropped connection
+  const start = Date.now();
+  const err = await new Promise<Error | undefined>((r) => client.once('close', r));
+  const ms = Date.now() - start;
+  t.ok(err instanceof LivenessError, `closed with ${err?.constructor.name}`);
+  t.equal((err as LivenessError).code, 'ERR_SPDY_LIVENESS');
+  t.ok(ms >= 240 && ms < 600, `declared dead after ${ms} ms (interval 100 + timeout 150)`);
+  const ping = await reader.nextOfType(FrameType.PING);
+  t.equal(ping.type === FrameType.PING && ping.id % 2, 1, 'client pings carry odd ids');
+  b.destroy();
+});
+
+t.test('a live peer keeps the connection up; pings do not defeat the idle timeout', async (t) => {
+  const { client, server, close } = await connectionPair({ pingInterval: 30, pingTimeout: 500, idleTimeout: 300 }, {});
+  let pings = 0;
+  server.on('ping', () => pings++);
+  const start = Date.now();
+  const err = await new Promise<Error | undefined>((r) => client.once('close', r));
+  const ms = Date.now() - start;
+  t.equal(err, undefined, 'idle close is graceful');
+  t.ok(pings >= 3, `${pings} pings answered meanwhile`);
+  t.ok(ms >= 300 && ms < 900, `closed after ${ms} ms idle (timeout 300)`);
+  await close();
+});
+
+t.test('open streams keep an idle connection open', async (t) => {
+  const { client, server, close } = await connectionPair({ idleTimeout: 100 }, {});
+  server.on('stream', (s) => s.reply({}));
+  const s = await client.createStream({});
+  await new Promise((r) => setTimeout(r, 350));
+  t.equal(client.isClosed, false, 'still open with a stream open');
+  s.destroy();
+  const err = await new Promise<Error | undefined>((r) => client.once('close', r));
+  t.equal(err, undefined);
+  await close();
+});
+
+t.test('PING flood → GOAWAY PROTOCOL_ERROR', async (t) => {
+  const [a, b] = await socketPair();
+  const server = new Connection(a, { role: 'server', maxPingRate: 50 });
+  server.on('error', () => {});
+  const reader = new FrameReader(b);
+  const pings = [];
+  for (let i = 0; i < 60; i++) pings.push(encodePing(2 * i + 1));
+  b.write(Buffer.concat(pings));
+  const g = await reader.nextOfType(FrameType.GOAWAY);
+  t.match(g, { status: GoawayStatus.PROTOCOL_ERROR });
+  b.destroy();
+});
+
+t.test('SETTINGS flood → GOAWAY PROTOCOL_ERROR', async (t) => {
+  const [a, b] = await socketPair();
+  const server = new Connection(a, { role: 'server', maxSettingsRate: 10 });
+  server.on('error', () => {});
+  const reader = new FrameReader(b);
+  const frames = [];
+  for (let i = 0; i < 20; i++) frames.push(encodeSettings(0, [{ id: 4, flags: 0, value: 100 }]));
+  b.write(Buffer.concat(frames));
+  t.match(await reader.nextOfType(FrameType.GOAWAY), { status: GoawayStatus.PROTOCOL_ERROR });
+  b.destroy();
+});
+
+t.test('RateLimit counts per one-second window', async (t) => {
+  const r = new RateLimit(3);
+  t.same([r.hit(0), r.hit(1), r.hit(2), r.hit(3)], [true, true, true, false]);
+  t.equal(r.hit(1000), true, 'a new window');
+  t.equal(new RateLimit(0).hit(), true, '0 disables');
+});
