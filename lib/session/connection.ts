@@ -68,11 +68,15 @@ import {
   StreamResetError,
   TimeoutError,
   KubeSpdyError,
+  LivenessError,
 } from '../errors.js';
 import { resolveOptions, type ConnectionOptions, type ResolvedOptions } from './options.js';
 import { SendWindow, RecvWindow } from './flow.js';
 import { FrameWriter, type WriteItem } from './writer.js';
+import { Liveness } from './liveness.js';
+import { RateLimit } from './limits.js';
 import { Stream, StreamState, type StreamOwner, type StreamStats } from './stream.js';
+import { withRequestPseudoHeaders, withReplyPseudoHeaders } from './pseudo-headers.js';
 
 const log = createDebug('kube-spdy:session');
 const flog = createDebug('kube-spdy:frames');
@@ -97,6 +101,8 @@ export interface CreateStreamOptions {
   fin?: boolean;
   /** FLAG_UNIDIRECTIONAL: the peer will not send. Default false. */
   unidirectional?: boolean;
+  /** Fail the stream with a TimeoutError (RST_STREAM CANCEL) after this many ms without DATA either way. Default: the connection's `streamIdleTimeout` (0 = off). */
+  idleTimeout?: number;
 }
 
 /** Counters of a connection, from {@link Connection.stats}. */
@@ -157,6 +163,11 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Stream
   private peerInitialWindow = DEFAULT_INITIAL_WINDOW;
   private peerMaxConcurrent = Infinity;
   private settingsSent = false;
+  /**
+   * Extra bytes a stream may receive beyond its window while the peer may not have seen our SETTINGS
+   * INITIAL_WINDOW_SIZE (below 64 KiB) yet: SPDY has no SETTINGS ACK, so until then it may use the default.
+   */
+  private windowSlack = 0;
   private goawaySent = false;
   private goawayReceived: { lastGoodStreamId: number; status: number } | null = null;
   private closing: Promise<void> | null = null;
@@ -167,6 +178,11 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Stream
   private counters = { bytesIn: 0, bytesOut: 0, framesIn: 0, framesOut: 0 };
   private rtt = Number.NaN;
   private readonly streamDrainWaiters = new Set<() => void>();
+  private pingFrames = 0;
+  private readonly liveness: Liveness;
+  private readonly pingLimit: RateLimit;
+  private readonly settingsLimit: RateLimit;
+  private readonly resetLimit: RateLimit;
 
   /**
    * @param socket any Duplex carrying the SPDY byte stream; the connection owns it from now on
@@ -208,6 +224,24 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Stream
     socket.on('error', this.onSocketError);
     socket.on('close', this.onSocketClose);
     (socket as { setNoDelay?: (v: boolean) => void }).setNoDelay?.(true);
+    this.pingLimit = new RateLimit(this.options.maxPingRate);
+    this.settingsLimit = new RateLimit(this.options.maxSettingsRate);
+    this.resetLimit = new RateLimit(this.options.maxResetRate);
+    this.liveness = new Liveness(
+      {
+        ping: (o) => this.ping(o),
+        activity: () => this.counters.framesIn + this.counters.framesOut - this.pingFrames,
+        openStreams: () => this.streams.size,
+        dead: (err) => this.fail(err),
+        idle: () => {
+          log('%s: idle for %d ms: closing', this.role, this.options.idleTimeout);
+          void this.close();
+        },
+      },
+      this.options.pingInterval,
+      this.options.pingTimeout,
+      this.options.idleTimeout,
+    );
     // A client may speak first; a server must not (Go's round-tripper drops bytes that follow the 101).
     if (this.role === 'client') this.sendInitialSettings();
     log('%s connection started (flow control %s)', this.role, this.options.flowControl ? 'on' : 'off');
@@ -218,9 +252,9 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Stream
     return this.closed;
   }
 
-  /** True after GOAWAY was sent or received: no new streams. */
+  /** True after close() was called or GOAWAY was sent or received: no new streams. */
   get isGoingAway(): boolean {
-    return this.goawaySent || this.goawayReceived !== null;
+    return this.goawaySent || this.closing !== null || this.goawayReceived !== null;
   }
 
   /** Number of streams open (not yet closed both ways). */
@@ -257,6 +291,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Stream
     let block: Buffer;
     const id = this.nextStreamId;
     try {
+      if (this.options.httpPseudoHeaders) headers = withRequestPseudoHeaders(headers);
       block = this.compressor.compress(headers);
     } catch (err) {
       return Promise.reject(err);
@@ -282,6 +317,8 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Stream
       stream.remoteFin = true;
       stream.pushEnd();
     }
+    const idle = options.idleTimeout ?? this.options.streamIdleTimeout;
+    if (idle > 0) stream.setIdleTimeout(idle);
     // The id is assigned in the same synchronous step that queues the SYN_STREAM (ids stay increasing on the wire).
     this.writeControl(encodeSynStream({ streamId: id, associatedStreamId: 0, priority, slot: 0, flags, headerBlock: block }), FrameType.SYN_STREAM, id);
     if (options.fin) stream.end();
@@ -357,16 +394,19 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Stream
    * Closes gracefully: sends GOAWAY OK with the last-good-stream-id, refuses new streams, waits for open
    * streams to finish (at most `timeout` ms, default the connection's `closeTimeout`), then resets what is
    * left with CANCEL and ends the socket. Resolves when the socket is closed. Never rejects.
+   * With `flowControl: false` (moby/spdystream peers) the GOAWAY is sent after the drain instead: spdystream
+   * stops reading at a GOAWAY and closes the TCP connection, which would cut the streams still in flight.
    */
   close(options: { timeout?: number } = {}): Promise<void> {
     if (this.closed) return Promise.resolve();
     if (this.closing) return this.closing;
-    this.sendGoaway(GoawayStatus.OK);
+    if (this.options.flowControl) this.sendGoaway(GoawayStatus.OK);
     const timeout = options.timeout ?? this.options.closeTimeout;
     this.closing = new Promise<void>((resolve) => {
       const done = (): void => {
         clearTimeout(timer);
         this.streamDrainWaiters.delete(check);
+        this.sendGoaway(GoawayStatus.OK); // no-op unless deferred (compatibility mode) or already closed
         this.finish(undefined);
         if (this.closed && this.socket.destroyed) resolve();
         else this.socket.once('close', () => resolve());
@@ -422,6 +462,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Stream
 
   /** @internal */
   sendReply(stream: Stream, headers: Headers, fin: boolean): void {
+    if (this.options.httpPseudoHeaders) stream.replyHeaders = headers = withReplyPseudoHeaders(headers);
     const block = this.compressor.compress(headers);
     this.writeControl(encodeSynReply(stream.id, fin ? FLAG_FIN : 0, block), FrameType.SYN_REPLY, stream.id);
     if (fin) this.localFinished(stream);
@@ -510,10 +551,14 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Stream
         case FrameType.SYN_REPLY:
           return this.onSynReply(frame);
         case FrameType.RST_STREAM:
+          if (!this.resetLimit.hit()) throw new SessionError(GoawayStatus.PROTOCOL_ERROR, `RST_STREAM flood: more than ${this.options.maxResetRate} per second`);
           return this.onRstStream(frame);
         case FrameType.SETTINGS:
+          if (!this.settingsLimit.hit()) throw new SessionError(GoawayStatus.PROTOCOL_ERROR, `SETTINGS flood: more than ${this.options.maxSettingsRate} per second`);
           return this.onSettings(frame);
         case FrameType.PING:
+          this.pingFrames++;
+          if (!this.pingLimit.hit()) throw new SessionError(GoawayStatus.PROTOCOL_ERROR, `PING flood: more than ${this.options.maxPingRate} per second`);
           return this.onPing(frame);
         case FrameType.GOAWAY:
           return this.onGoaway(frame);
@@ -557,7 +602,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Stream
       throw new StreamError(f.streamId, RstStatus.STREAM_ALREADY_CLOSED, `DATA on stream ${f.streamId} after its FIN`);
     }
     if (this.options.flowControl) {
-      if (!stream.recvWindow.take(len)) {
+      if (!stream.recvWindow.take(len, this.windowSlack)) {
         this.releaseSession(len);
         throw new StreamError(f.streamId, RstStatus.FLOW_CONTROL_ERROR, `DATA of ${len} bytes overflows the window of stream ${f.streamId}`);
       }
@@ -611,11 +656,13 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Stream
     });
     this.streams.set(id, stream);
     this.peerStreamCount++;
+    if (this.options.streamIdleTimeout > 0) stream.setIdleTimeout(this.options.streamIdleTimeout);
     if (f.flags & FLAG_UNIDIRECTIONAL) {
       // We will not send: our side is closed from the start.
       stream.localFin = true;
       stream.state = StreamState.HALF_CLOSED_LOCAL;
       stream.replied = true;
+      stream.unidirectional = true;
       stream.end();
     }
     this.emit('stream', stream);
@@ -830,6 +877,17 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Stream
     const win = this.options.initialWindowSize;
     if (win !== DEFAULT_INITIAL_WINDOW) {
       this.writeControl(encodeSettings(0, [{ id: SettingsId.INITIAL_WINDOW_SIZE, flags: 0, value: win }]), FrameType.SETTINGS, 0);
+      if (win < DEFAULT_INITIAL_WINDOW) {
+        // The peer may already be sending under the default 64 KiB window. Once the echo of a PING sent
+        // after the SETTINGS is back, the peer has applied it (frames are handled in order): be strict again.
+        this.windowSlack = DEFAULT_INITIAL_WINDOW - win;
+        this.ping({ timeout: 0 }).then(
+          () => {
+            this.windowSlack = 0;
+          },
+          () => {},
+        );
+      }
     }
     const extra = this.options.sessionWindowSize - DEFAULT_INITIAL_WINDOW;
     if (extra > 0) {
@@ -847,6 +905,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Stream
   }
 
   private writeControl(frame: Buffer, type: number, streamId: number): void {
+    if (type === FrameType.PING) this.pingFrames++;
     if (flog.enabled) flog('%s -> %s stream %d (%d bytes)', this.role, frameTypeName[type], streamId, frame.length);
     this.writer.writeControl(frame);
   }
@@ -885,6 +944,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Stream
     if (this.closed) return;
     this.closed = true;
     this.closeError = err;
+    this.liveness.stop();
     this.socket.off('data', this.onData);
     const cause = err ?? new ClosedError('connection closed');
     for (const [id, p] of this.opening) {
@@ -906,7 +966,9 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Stream
     this.writer.flushNow();
     this.writer.close();
     const socket = this.socket;
-    if (!socket.destroyed) {
+    if (!socket.destroyed && err instanceof LivenessError) {
+      socket.destroy(); // the peer is gone: waiting for its FIN would wait for TCP to give up
+    } else if (!socket.destroyed) {
       socket.end();
       const t = setTimeout(() => socket.destroy(), 1000);
       t.unref?.();

@@ -37,9 +37,12 @@ export class RecvWindow {
     this.available = initial;
     this.initial = initial;
   }
-  /** Accounts for `n` received bytes. Returns false if the peer overran the window. */
-  take(n: number): boolean {
-    if (n > this.available) return false;
+  /**
+   * Accounts for `n` received bytes. Returns false if the peer overran the window by more than `slack`
+   * (bytes the peer may rightly use before it has seen our SETTINGS; `available` then goes negative).
+   */
+  take(n: number, slack = 0): boolean {
+    if (n > this.available + slack) return false;
     this.available -= n;
     return true;
   }

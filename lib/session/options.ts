@@ -39,10 +39,39 @@ export interface ConnectionOptions {
   streamTimeout?: number;
   /** Default `timeout` of {@link Connection.ping}, ms. Default 30000. */
   pingTimeout?: number;
+  /**
+   * Keep-alive: send a PING every `pingInterval` ms; when its reply does not come within `pingTimeout`
+   * ms the connection is declared dead (`'close'` with a {@link LivenessError}, every stream failed), so a
+   * dead or silently dropped connection is noticed within pingInterval + pingTimeout. Default 0 (off).
+   * (client-go pings every 5 s but never times out.)
+   */
+  pingInterval?: number;
+  /**
+   * Close gracefully (GOAWAY OK) after this many ms with no open stream and no frame but PING either way;
+   * pings do not count as activity. Checked four times per period. Default 0 (never).
+   */
+  idleTimeout?: number;
+  /** Most PINGs accepted from the peer per second; more is a flood: GOAWAY PROTOCOL_ERROR. Default 200. 0 = no limit. */
+  maxPingRate?: number;
+  /** Most SETTINGS frames accepted per second; more → GOAWAY PROTOCOL_ERROR. Default 50. 0 = no limit. */
+  maxSettingsRate?: number;
+  /** Most RST_STREAM frames accepted per second ("rapid reset"); more → GOAWAY PROTOCOL_ERROR. Default 1000. 0 = no limit. */
+  maxResetRate?: number;
+  /** Idle timeout of every stream, ms: a stream without DATA either way for this long fails with a TimeoutError and RST_STREAM CANCEL. Default 0 (off). See `Stream.setIdleTimeout`. */
+  streamIdleTimeout?: number;
   /** Graceful close: how long {@link Connection.close} waits for open streams, ms. Default 10000. */
   closeTimeout?: number;
   /** Header decompressor: `'auto'` (zlib-sync when installed, else pako), `'zlib-sync'` or `'pako'`. Default 'auto'. */
   inflater?: 'auto' | 'zlib-sync' | 'pako';
+  /**
+   * HTTP pseudo-headers for HTTP-minded SPDY peers (spdy-transport, Chromium). Default `false`.
+   * When `true`, an outgoing SYN_STREAM gets whichever of `:method: GET`, `:path: /`,
+   * `:version: HTTP/1.1`, `:host: localhost`, `:scheme: https` it lacks, and an outgoing SYN_REPLY gets
+   * whichever of `:status: 200`, `:version: HTTP/1.1` it lacks (spdy-transport as a server rejects a
+   * SYN_STREAM without `:method`/`:path`, and as a client resets a stream whose SYN_REPLY has no `:status`).
+   * `stream.headers` / `stream.replyHeaders` show what was sent. Kubernetes peers send none: leave it off.
+   */
+  httpPseudoHeaders?: boolean;
 }
 
 export type ResolvedOptions = Required<ConnectionOptions>;
@@ -64,7 +93,14 @@ export function resolveOptions(o: ConnectionOptions): ResolvedOptions {
     streamTimeout: o.streamTimeout ?? 30000,
     pingTimeout: o.pingTimeout ?? 30000,
     closeTimeout: o.closeTimeout ?? 10000,
+    pingInterval: o.pingInterval ?? 0,
+    streamIdleTimeout: o.streamIdleTimeout ?? 0,
+    idleTimeout: o.idleTimeout ?? 0,
+    maxPingRate: o.maxPingRate ?? 200,
+    maxSettingsRate: o.maxSettingsRate ?? 50,
+    maxResetRate: o.maxResetRate ?? 1000,
     inflater: o.inflater ?? 'auto',
+    httpPseudoHeaders: o.httpPseudoHeaders ?? false,
   };
   const ints: [keyof ResolvedOptions, number, number][] = [
     ['initialWindowSize', 1, 0x7fffffff],
@@ -79,6 +115,12 @@ export function resolveOptions(o: ConnectionOptions): ResolvedOptions {
     ['streamTimeout', 0, 0x7fffffff],
     ['pingTimeout', 0, 0x7fffffff],
     ['closeTimeout', 0, 0x7fffffff],
+    ['pingInterval', 0, 0x7fffffff],
+    ['streamIdleTimeout', 0, 0x7fffffff],
+    ['idleTimeout', 0, 0x7fffffff],
+    ['maxPingRate', 0, 0x7fffffff],
+    ['maxSettingsRate', 0, 0x7fffffff],
+    ['maxResetRate', 0, 0x7fffffff],
   ];
   for (const [k, min, max] of ints) {
     const v = r[k] as number;

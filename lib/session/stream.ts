@@ -18,7 +18,7 @@
 import { Duplex } from 'node:stream';
 import type { Headers } from '../frames/types.js';
 import { RstStatus } from '../frames/constants.js';
-import { StreamError } from '../errors.js';
+import { StreamError, TimeoutError } from '../errors.js';
 import { SendWindow, RecvWindow } from './flow.js';
 import type { Sendable, WriteItem } from './writer.js';
 
@@ -96,6 +96,8 @@ export class Stream extends Duplex implements Sendable {
   /** @internal */ localFin = false;
   /** @internal */ remoteFin = false;
   /** @internal */ resetSent = false;
+  /** True when the peer opened it with FLAG_UNIDIRECTIONAL: we only read it. */
+  unidirectional = false;
   /** @internal */ owner: StreamOwner;
   /** @internal */ counters = { bytesIn: 0, bytesOut: 0, framesIn: 0, framesOut: 0 };
   private pushedBytes = 0;
@@ -126,6 +128,7 @@ export class Stream extends Duplex implements Sendable {
    */
   reply(headers: Headers = {}, options: { fin?: boolean } = {}): void {
     if (this.local) throw new Error(`stream ${this.id} was created by this side; only a received stream is replied to`);
+    if (this.unidirectional) return; // the creator expects no SYN_REPLY on a UNIDIRECTIONAL stream (§2.6.1)
     if (this.replied) throw new Error(`stream ${this.id} was already replied to`);
     if (this.state === StreamState.CLOSED) return;
     this.replied = true;
@@ -158,6 +161,48 @@ export class Stream extends Duplex implements Sendable {
       this.owner.sendReset(this, status);
     }
     this.destroy();
+  }
+
+  private idleTimer: NodeJS.Timeout | null = null;
+  private idleMs = 0;
+  private idleSeen = -1;
+  private idleSince = 0;
+
+  /**
+   * Destroys the stream with a {@link TimeoutError} (RST_STREAM CANCEL to the peer) after `ms` without a
+   * DATA frame either way. `0` turns it off. One timer per stream, checking four times per period (the
+   * stream fails within 1.25 × `ms`); nothing runs per frame. Returns the stream.
+   */
+  setIdleTimeout(ms: number): this {
+    if (!Number.isInteger(ms) || ms < 0) throw new RangeError(`idle timeout must be a whole number of ms >= 0, got ${ms}`);
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = null;
+    this.idleMs = ms;
+    if (ms > 0 && !this.destroyed) {
+      this.idleSeen = -1;
+      this.idleSince = Date.now();
+      this.armIdle();
+    }
+    return this;
+  }
+
+  private armIdle(): void {
+    this.idleTimer = setTimeout(() => {
+      this.idleTimer = null;
+      if (this.destroyed || this.idleMs === 0) return;
+      const c = this.counters;
+      const seen = c.framesIn + c.framesOut;
+      const now = Date.now();
+      if (seen !== this.idleSeen) {
+        this.idleSeen = seen;
+        this.idleSince = now;
+      } else if (now - this.idleSince >= this.idleMs) {
+        this.fail(new TimeoutError(`stream ${this.id} idle for ${this.idleMs} ms`, this.idleMs));
+        return;
+      }
+      this.armIdle();
+    }, Math.max(1, Math.floor(this.idleMs / 4)));
+    this.idleTimer.unref?.();
   }
 
   /** Counters and windows of this stream. */
@@ -263,6 +308,10 @@ export class Stream extends Duplex implements Sendable {
   }
 
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    if (this.idleTimer) {
+      clearTimeout(this.idleTimer);
+      this.idleTimer = null;
+    }
     if (this.state !== StreamState.CLOSED && !this.resetSent) {
       this.resetSent = true;
       const status = err instanceof StreamError ? err.status : RstStatus.CANCEL;
