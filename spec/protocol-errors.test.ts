@@ -250,3 +250,21 @@ t.test('stream idle timeout: RST_STREAM CANCEL and a TimeoutError', async (t) =>
   t.equal((err as { code?: string }).code, 'ERR_SPDY_TIMEOUT');
   t.match(await h.rst(), { streamId: 1, status: RstStatus.CANCEL });
 });
+
+t.test('SETTINGS advertises MAX_CONCURRENT_STREAMS when flow control is on; compatibility mode stays quiet', async (t) => {
+  const h = await harness(t, 'client', { flowControl: true, maxConcurrentStreams: 7 });
+  const f = await h.reader.nextOfType(FrameType.SETTINGS);
+  t.match(f.type === FrameType.SETTINGS && f.entries.find((e) => e.id === 4), { value: 7 });
+  const q = await harness(t, 'client', { flowControl: false });
+  await q.alive();
+  t.equal(await q.reader.next(100).catch(() => null), null, 'nothing but the PING echo');
+});
+
+t.test('RST_STREAM flood ("rapid reset") → GOAWAY PROTOCOL_ERROR', async (t) => {
+  const h = await harness(t, 'server', { maxResetRate: 20 });
+  for (let i = 0; i < 30; i++) {
+    h.syn(2 * i + 1);
+    h.peer.write(encodeRstStream(2 * i + 1, RstStatus.CANCEL));
+  }
+  t.match(await h.goaway(), { status: GoawayStatus.PROTOCOL_ERROR });
+});

@@ -46,6 +46,7 @@ import type {
   GoawayFrame,
   HeadersFrame,
   WindowUpdateFrame,
+  SettingsEntry,
 } from '../frames/types.js';
 import { FrameDecoder } from '../frames/decoder.js';
 import {
@@ -875,8 +876,10 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Stream
     this.settingsSent = true;
     if (!this.options.flowControl) return; // spdystream peers ignore SETTINGS; stay quiet
     const win = this.options.initialWindowSize;
+    const entries: SettingsEntry[] = [{ id: SettingsId.MAX_CONCURRENT_STREAMS, flags: 0, value: this.options.maxConcurrentStreams }];
+    if (win !== DEFAULT_INITIAL_WINDOW) entries.push({ id: SettingsId.INITIAL_WINDOW_SIZE, flags: 0, value: win });
+    this.writeControl(encodeSettings(0, entries), FrameType.SETTINGS, 0);
     if (win !== DEFAULT_INITIAL_WINDOW) {
-      this.writeControl(encodeSettings(0, [{ id: SettingsId.INITIAL_WINDOW_SIZE, flags: 0, value: win }]), FrameType.SETTINGS, 0);
       if (win < DEFAULT_INITIAL_WINDOW) {
         // The peer may already be sending under the default 64 KiB window. Once the echo of a PING sent
         // after the SETTINGS is back, the peer has applied it (frames are handled in order): be strict again.

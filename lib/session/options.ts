@@ -23,15 +23,15 @@ export interface ConnectionOptions {
   sessionWindowSize?: number;
   /** Largest DATA payload we send in one frame, bytes. Default 65536. */
   maxDataFrameSize?: number;
-  /** Largest control frame accepted, bytes (at least 8192, §2.2.1). Default 1 MiB. */
+  /** Largest control frame accepted, bytes (at least 8192, §2.2.1); checked from the frame header, more → GOAWAY PROTOCOL_ERROR. Default 1 MiB. */
   maxControlFrameSize?: number;
-  /** Largest inflated header block accepted, bytes. Default 256 KiB. */
+  /** Largest inflated header block accepted, bytes; more → GOAWAY PROTOCOL_ERROR (the shared zlib context cannot be resumed). Default 256 KiB. */
   maxHeaderBlockSize?: number;
-  /** Most header pairs in one block. Default 128. */
+  /** Most header pairs in one block; more → RST_STREAM FRAME_TOO_LARGE (the block is still inflated). Default 128. */
   maxHeaderCount?: number;
-  /** Most SETTINGS entries in one frame. Default 64. */
+  /** Most SETTINGS entries in one frame; more → GOAWAY PROTOCOL_ERROR before anything is allocated. Default 64. */
   maxSettingsEntries?: number;
-  /** Most streams the peer may have open at once; more are refused with RST_STREAM REFUSED_STREAM. Default 1000. */
+  /** Most streams the peer may have open at once; more are refused with RST_STREAM REFUSED_STREAM. Advertised in SETTINGS MAX_CONCURRENT_STREAMS when flow control is on. Default 1000. */
   maxConcurrentStreams?: number;
   /** Readable/writable high-water mark of each stream, bytes. Default 65536. */
   streamHighWaterMark?: number;
