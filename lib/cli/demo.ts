@@ -35,15 +35,20 @@ export function patternBytes(n: number): Buffer {
   return b;
 }
 
-/** The demo "pod": `/` says hello, `/bytes?n=N` sends N pattern bytes (N ≤ 64 MiB). */
+/** The demo "pod": `/` says hello, `/bytes?n=N` sends N pattern bytes (N ≤ 64 MiB) with their SHA-256. */
 export function startPodService(): Promise<http.Server> {
+  // The last body made is kept, so repeated downloads measure the forward, not the pattern generator.
+  let cached: { n: number; body: Buffer; sha: string } | null = null;
   const server = http.createServer((req, res) => {
     const u = new URL(req.url ?? '/', 'http://pod');
     if (u.pathname === '/bytes') {
       const n = Math.min(Number(u.searchParams.get('n') ?? '0') || 0, 64 * 1024 * 1024);
-      const body = patternBytes(n);
-      res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': n, 'X-Sha256': createHash('sha256').update(body).digest('hex') });
-      res.end(body);
+      if (!cached || cached.n !== n) {
+        const body = patternBytes(n);
+        cached = { n, body, sha: createHash('sha256').update(body).digest('hex') };
+      }
+      res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': n, 'X-Sha256': cached.sha });
+      res.end(cached.body);
       return;
     }
     const text = `hello from the pod: ${req.method} ${u.pathname}\n`;

@@ -33,6 +33,9 @@ import { parseAddresses, parsePortSpec, formatHostPort, type PortMapping } from 
 
 const log = createDebug('kube-spdy:portforward');
 
+/** How long the error stream of a finished forwarded connection may stay open before it is reset, ms. */
+const ERROR_STREAM_GRACE = 30000;
+
 /** A bound local listener. */
 export interface ForwardedPort {
   /** The IP it listens on. */
@@ -297,9 +300,16 @@ export class PortForwarder extends EventEmitter<PortForwarderEvents> {
     });
     local.on('error', () => dataStream.destroy());
     local.on('close', () => {
-      // A local connection gone before both directions finished: reset what is left.
+      // A local connection gone before both directions finished: reset the data stream. The error stream
+      // is left to the server, which closes it when the pair is done (as the kubelet always does): a
+      // reset here for every connection would be needless RST_STREAM traffic. A server that never closes
+      // it gets a reset after ERROR_STREAM_GRACE ms.
       if (!dataStream.destroyed && !(dataStream.writableFinished && dataStream.readableEnded)) dataStream.destroy();
-      if (!errorStream.destroyed && !errorStream.readableEnded) errorStream.destroy();
+      if (!errorStream.destroyed && !errorStream.readableEnded) {
+        const timer = setTimeout(() => errorStream.destroy(), ERROR_STREAM_GRACE);
+        timer.unref();
+        errorStream.once('close', () => clearTimeout(timer));
+      }
     });
     dataStream.on('close', () => {
       if (!local.destroyed && !local.writableEnded) local.end();

@@ -497,7 +497,9 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Stream
 
   /** @internal */
   streamClosed(stream: Stream): void {
-    this.writer.drop(stream, new ClosedError(`stream ${stream.id} closed`));
+    // Errors capture a stack trace: make one only when queued writes are there to receive it.
+    if (stream.pending.length > 0) this.writer.drop(stream, new ClosedError(`stream ${stream.id} closed`));
+    else this.writer.drop(stream, null);
     this.wantsData(stream);
     if (stream.state !== StreamState.CLOSED) this.forget(stream, 'reset');
     const pending = this.opening.get(stream.id);

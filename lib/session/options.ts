@@ -55,7 +55,10 @@ export interface ConnectionOptions {
   maxPingRate?: number;
   /** Most SETTINGS frames accepted per second; more → GOAWAY PROTOCOL_ERROR. Default 50. 0 = no limit. */
   maxSettingsRate?: number;
-  /** Most RST_STREAM frames accepted per second ("rapid reset"); more → GOAWAY PROTOCOL_ERROR. Default 1000. 0 = no limit. */
+  /**
+   * Most RST_STREAM frames accepted per second ("rapid reset"); more → GOAWAY PROTOCOL_ERROR. Default 10000
+   * (a busy port-forward legitimately resets some streams per forwarded connection). 0 = no limit.
+   */
   maxResetRate?: number;
   /** Idle timeout of every stream, ms: a stream without DATA either way for this long fails with a TimeoutError and RST_STREAM CANCEL. Default 0 (off). See `Stream.setIdleTimeout`. */
   streamIdleTimeout?: number;
@@ -98,7 +101,7 @@ export function resolveOptions(o: ConnectionOptions): ResolvedOptions {
     idleTimeout: o.idleTimeout ?? 0,
     maxPingRate: o.maxPingRate ?? 200,
     maxSettingsRate: o.maxSettingsRate ?? 50,
-    maxResetRate: o.maxResetRate ?? 1000,
+    maxResetRate: o.maxResetRate ?? 10000,
     inflater: o.inflater ?? 'auto',
     httpPseudoHeaders: o.httpPseudoHeaders ?? false,
   };
