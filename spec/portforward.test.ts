@@ -179,3 +179,30 @@ t.test('server handler: dial failure is written to the error stream', async (t) 
   t.equal((await readAll(e)).toString(), 'error forwarding port 81 to pod ns/p: boom');
   t.equal((await readAll(d)).length, 0, 'the data stream is closed with nothing on it');
 });
+
+t.test('a burst of short connections keeps one SPDY connection (no needless RST_STREAM, no flood GOAWAY)', async (t) => {
+  const { podPort, api } = await setup(t);
+  const pf = new PortForwarder({
+    ports: [`:${podPort}`],
+    addresses: ['127.0.0.1'],
+    dial: (signal) => dialPortForward(portForwardUrl(api.url, 'default', 'web'), { signal }),
+  });
+  t.teardown(() => pf.close());
+  const [bound] = await pf.ready;
+  let dropped = 0;
+  pf.on('disconnect', () => dropped++);
+  let ok = 0;
+  await Promise.all(
+    Array.from({ length: 16 }, async (_, w) => {
+      for (let i = 0; i < 40; i++) {
+        const r = await fetchVia(bound!.local, `/burst/${w}/${i}`);
+        if (r.body.toString() === `hello from the pod: GET /burst/${w}/${i}\n`) ok++;
+      }
+    }),
+  );
+  t.equal(ok, 640, '640 requests, 16 in flight');
+  t.equal(dropped, 0, 'the SPDY connection was never lost');
+  const st = pf.connection!.stats().framesByType.out;
+  t.equal(st.SYN_STREAM, 640 * 2, 'one stream pair per request, all on this connection');
+  t.ok((st.RST_STREAM ?? 0) < 64, `RST_STREAM sent for ${st.RST_STREAM ?? 0} of 1280 streams`);
+});

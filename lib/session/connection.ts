@@ -116,6 +116,8 @@ export interface ConnectionStats {
   /** Last measured PING round trip, ms (NaN before the first). */
   rtt: number;
   openStreams: number;
+  /** Frames by type name (`DATA`, `SYN_STREAM`, … `UNKNOWN`), received and sent. */
+  framesByType: { in: Record<string, number>; out: Record<string, number> };
   streams: StreamStats[];
   sendWindow: number;
   recvWindow: number;
@@ -180,6 +182,9 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Stream
   private rtt = Number.NaN;
   private readonly streamDrainWaiters = new Set<() => void>();
   private pingFrames = 0;
+  /** Frames by type, indexed by type (DATA 0 … CREDENTIAL 10, 11 = unknown). */
+  private readonly typeIn = new Array<number>(12).fill(0);
+  private readonly typeOut = new Array<number>(12).fill(0);
   private readonly liveness: Liveness;
   private readonly pingLimit: RateLimit;
   private readonly settingsLimit: RateLimit;
@@ -215,6 +220,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Stream
         this.counters.bytesOut += n;
         this.counters.framesOut++;
       },
+      ...(flog.enabled ? { onData: (id: number, len: number, fin: boolean) => flog('%s -> DATA stream %d%s (%d bytes)', this.role, id, fin ? ' FIN' : '', len) } : {}),
     });
     if (!this.options.flowControl) {
       // Compatibility mode: the peer's windows are not honoured, so they must never block a send.
@@ -441,6 +447,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Stream
       ...this.counters,
       rtt: this.rtt,
       openStreams: this.streams.size,
+      framesByType: { in: byName(this.typeIn), out: byName(this.typeOut, this.counters.framesOut) },
       streams: [...this.streams.values()].map((s) => s.stats()),
       sendWindow: this.sessionSendWindow.size,
       recvWindow: this.sessionRecvWindow.available,
@@ -543,6 +550,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Stream
 
   /** The one dispatch point: one handler per frame type. Throws SessionError / StreamError. */
   private processFrame(frame: Frame): void {
+    this.typeIn[frame.type === -1 ? 11 : frame.type]!++;
     if (flog.enabled) this.logFrame('<-', frame);
     if (!this.settingsSent && this.role === 'server') this.sendInitialSettings();
     try {
@@ -911,6 +919,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Stream
 
   private writeControl(frame: Buffer, type: number, streamId: number): void {
     if (type === FrameType.PING) this.pingFrames++;
+    this.typeOut[type]!++;
     if (flog.enabled) flog('%s -> %s stream %d (%d bytes)', this.role, frameTypeName[type], streamId, frame.length);
     this.writer.writeControl(frame);
   }
@@ -984,4 +993,16 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Stream
     log('%s: connection closed%s', this.role, err ? `: ${err.message}` : '');
     this.emit('close', err);
   }
+}
+
+/** Counts by type name; with `total`, DATA out is what the control counts leave of it. */
+function byName(counts: number[], total?: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  let control = 0;
+  for (let t = 1; t < counts.length; t++) {
+    if (counts[t]! > 0) out[t === 11 ? 'UNKNOWN' : frameTypeName[t]!] = counts[t]!;
+    control += counts[t]!;
+  }
+  out.DATA = total === undefined ? counts[0]! : Math.max(0, total - control);
+  return out;
 }

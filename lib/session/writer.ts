@@ -42,6 +42,8 @@ export interface WriterOptions {
   sessionWindow: SendWindow;
   /** Called for every frame handed to the socket (type, length) — for stats and debug logs. */
   onWrite?: (bytes: number) => void;
+  /** Called for every DATA frame written, when set (debug logs only: leave unset otherwise). */
+  onData?: (streamId: number, length: number, fin: boolean) => void;
 }
 
 /** Bytes of DATA written per turn before yielding to I/O with setImmediate. */
@@ -198,6 +200,7 @@ export class FrameWriter {
         );
       }
       this.opts.onWrite?.(8 + len);
+      this.opts.onData?.(s.id, len, fin);
       item.offset += len;
       s.sendWindow.size -= len;
       session.size -= len;
