@@ -206,3 +206,59 @@ t.test('a burst of short connections keeps one SPDY connection (no needless RST_
   t.equal(st.SYN_STREAM, 640 * 2, 'one stream pair per request, all on this connection');
   t.ok((st.RST_STREAM ?? 0) < 64, `RST_STREAM sent for ${st.RST_STREAM ?? 0} of 1280 streams`);
 });
+
+/** A TCP proxy whose existing connections can be made to drop traffic silently (as a load balancer that forgot them). */
+async function blackholeProxy(targetPort: number): Promise<{ port: number; blackhole(): void; close(): void }> {
+  const pairs: { a: net.Socket; b: net.Socket; dead: boolean }[] = [];
+  const server = net.createServer((a) => {
+    const b = net.connect(targetPort, '127.0.0.1');
+    const p = { a, b, dead: false };
+    pairs.push(p);
+    a.on('data', (d) => void (p.dead || b.write(d)));
+    b.on('data', (d) => void (p.dead || a.write(d)));
+    a.on('error', () => b.destroy());
+    b.on('error', () => a.destroy());
+    a.on('close', () => b.destroy());
+    b.on('close', () => a.destroy());
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    blackhole: () => pairs.forEach((p) => (p.dead = true)),
+    close: () => {
+      pairs.forEach((p) => (p.a.destroy(), p.b.destroy()));
+      server.close();
+    },
+  };
+}
+
+t.test('a silently dropped connection is noticed by ping timeout and replaced', async (t) => {
+  const { podPort, api } = await setup(t);
+  const proxy = await blackholeProxy(api.port);
+  t.teardown(() => proxy.close());
+  let dials = 0;
+  const pf = new PortForwarder({
+    ports: [`:${podPort}`],
+    addresses: ['127.0.0.1'],
+    dial: (signal) => {
+      dials++;
+      return dialPortForward(portForwardUrl(`http://127.0.0.1:${proxy.port}`, 'default', 'web'), {
+        signal,
+        session: { pingInterval: 100, pingTimeout: 200 },
+      });
+    },
+  });
+  t.teardown(() => pf.close());
+  const [bound] = await pf.ready;
+  t.equal((await fetchVia(bound!.local, '/before')).status, 200);
+  const lost = new Promise<Error | undefined>((r) => pf.once('disconnect', r));
+  const start = Date.now();
+  proxy.blackhole();
+  const err = await lost;
+  const ms = Date.now() - start;
+  t.equal((err as { code?: string })?.code, 'ERR_SPDY_LIVENESS', 'declared dead by the ping timeout');
+  t.ok(ms < 1000, `noticed after ${ms} ms (interval 100 + timeout 200)`);
+  const r = await fetchVia(bound!.local, '/after');
+  t.equal(r.body.toString(), 'hello from the pod: GET /after\n', 'the next connection works over a new SPDY connection');
+  t.equal(dials, 2);
+});
