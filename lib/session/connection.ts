@@ -75,67 +75,16 @@ import { resolveOptions, type ConnectionOptions, type ResolvedOptions } from './
 import { SendWindow, RecvWindow } from './flow.js';
 import { FrameWriter, type WriteItem } from './writer.js';
 import { Liveness } from './liveness.js';
+import { Deadline } from './deadline.js';
 import { RateLimit } from './limits.js';
-import { Stream, StreamState, type StreamOwner, type StreamStats } from './stream.js';
+import { Stream, StreamState, type StreamOwner } from './stream.js';
 import { withRequestPseudoHeaders, withReplyPseudoHeaders } from './pseudo-headers.js';
+import type { ConnectionEvents, CreateStreamOptions, ConnectionStats } from './types.js';
 
 const log = createDebug('kube-spdy:session');
 const flog = createDebug('kube-spdy:frames');
 
-export interface ConnectionEvents {
-  stream: [stream: Stream];
-  goaway: [info: { lastGoodStreamId: number; status: number }];
-  close: [err?: Error];
-  error: [err: Error];
-  ping: [id: number];
-}
-
-/** Options of {@link Connection.createStream}. */
-export interface CreateStreamOptions {
-  /** Wait for the SYN_REPLY at most this long, ms; then RST_STREAM CANCEL and a TimeoutError. Default: the connection's `streamTimeout` (30000). 0 = no limit. */
-  timeout?: number;
-  /** Aborts the wait: RST_STREAM CANCEL and an AbortError. */
-  signal?: AbortSignal;
-  /** 0 (highest) … 7 (lowest). Default 0. */
-  priority?: number;
-  /** Send FIN with the SYN_STREAM (we will not write). Default false. */
-  fin?: boolean;
-  /** FLAG_UNIDIRECTIONAL: the peer will not send. Default false. */
-  unidirectional?: boolean;
-  /** Fail the stream with a TimeoutError (RST_STREAM CANCEL) after this many ms without DATA either way. Default: the connection's `streamIdleTimeout` (0 = off). */
-  idleTimeout?: number;
-}
-
-/** Counters of a connection, from {@link Connection.stats}. */
-export interface ConnectionStats {
-  role: 'client' | 'server';
-  bytesIn: number;
-  bytesOut: number;
-  framesIn: number;
-  framesOut: number;
-  /** Last measured PING round trip, ms (NaN before the first). */
-  rtt: number;
-  openStreams: number;
-  /** Frames by type name (`DATA`, `SYN_STREAM`, … `UNKNOWN`), received and sent. */
-  framesByType: { in: Record<string, number>; out: Record<string, number> };
-  streams: StreamStats[];
-  sendWindow: number;
-  recvWindow: number;
-}
-
-interface PendingPing {
-  resolve: (rtt: number) => void;
-  reject: (err: Error) => void;
-  start: number;
-  timer: NodeJS.Timeout | null;
-  cleanup: () => void;
-}
-
-interface PendingOpen {
-  resolve: (s: Stream) => void;
-  reject: (err: Error) => void;
-  cleanup: () => void;
-}
+export type { ConnectionEvents, CreateStreamOptions, ConnectionStats } from './types.js';
 
 /** How many ids of recently closed streams are remembered (to tell late DATA from bogus DATA). */
 const RECENT_CLOSED = 512;
@@ -151,8 +100,10 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Stream
   private readonly decompressor: HeaderDecompressor;
   private readonly streams = new Map<number, Stream>();
   private readonly recentlyClosed = new Map<number, 'reset' | 'closed'>();
-  private readonly opening = new Map<number, PendingOpen>();
-  private readonly pings = new Map<number, PendingPing>();
+  /** Waits for SYN_REPLY, by stream id. */
+  private readonly opening = new Map<number, Deadline<Stream>>();
+  /** Waits for PING echoes, by ping id. */
+  private readonly pings = new Map<number, Deadline<number>>();
   private nextStreamId: number;
   private nextPingId: number;
   /** Highest stream id the peer opened that we accepted (for GOAWAY). */
@@ -330,30 +281,21 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Stream
     this.writeControl(encodeSynStream({ streamId: id, associatedStreamId: 0, priority, slot: 0, flags, headerBlock: block }), FrameType.SYN_STREAM, id);
     if (options.fin) stream.end();
     const timeout = options.timeout ?? this.options.streamTimeout;
-    return new Promise<Stream>((resolve, reject) => {
-      let timer: NodeJS.Timeout | null = null;
-      const onAbort = (): void => {
-        this.opening.delete(id);
-        cleanup();
+    const wait = new Deadline<Stream>({
+      timeout,
+      signal: options.signal,
+      onSettle: () => this.opening.delete(id),
+      onTimeout: () => {
         stream.reset(RstStatus.CANCEL);
-        reject(new AbortError(`stream ${id} creation aborted`, { cause: options.signal?.reason }));
-      };
-      const cleanup = (): void => {
-        if (timer) clearTimeout(timer);
-        options.signal?.removeEventListener('abort', onAbort);
-      };
-      if (timeout > 0) {
-        timer = setTimeout(() => {
-          this.opening.delete(id);
-          cleanup();
-          stream.reset(RstStatus.CANCEL);
-          reject(new TimeoutError(`no SYN_REPLY for stream ${id} within ${timeout} ms`, timeout));
-        }, timeout);
-        timer.unref?.();
-      }
-      options.signal?.addEventListener('abort', onAbort, { once: true });
-      this.opening.set(id, { resolve, reject, cleanup });
+        return new TimeoutError(`no SYN_REPLY for stream ${id} within ${timeout} ms`, timeout);
+      },
+      onAbort: (reason) => {
+        stream.reset(RstStatus.CANCEL);
+        return new AbortError(`stream ${id} creation aborted`, { cause: reason });
+      },
     });
+    this.opening.set(id, wait);
+    return wait.promise;
   }
 
   /**
@@ -368,33 +310,16 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Stream
     this.nextPingId = (this.nextPingId + 2) >>> 0;
     if (this.nextPingId === 0 || this.nextPingId > 0xfffffffe) this.nextPingId = this.role === 'client' ? 1 : 2;
     const timeout = options.timeout ?? this.options.pingTimeout;
-    return new Promise<number>((resolve, reject) => {
-      const p: PendingPing = {
-        resolve,
-        reject,
-        start: performance.now(),
-        timer: null,
-        cleanup: () => {
-          if (p.timer) clearTimeout(p.timer);
-          options.signal?.removeEventListener('abort', onAbort);
-          this.pings.delete(id);
-        },
-      };
-      const onAbort = (): void => {
-        p.cleanup();
-        reject(new AbortError('ping aborted', { cause: options.signal?.reason }));
-      };
-      if (timeout > 0) {
-        p.timer = setTimeout(() => {
-          p.cleanup();
-          reject(new TimeoutError(`no PING reply within ${timeout} ms`, timeout));
-        }, timeout);
-        p.timer.unref?.();
-      }
-      options.signal?.addEventListener('abort', onAbort, { once: true });
-      this.pings.set(id, p);
-      this.writeControl(encodePing(id), FrameType.PING, 0);
+    const wait = new Deadline<number>({
+      timeout,
+      signal: options.signal,
+      onSettle: () => this.pings.delete(id),
+      onTimeout: () => new TimeoutError(`no PING reply within ${timeout} ms`, timeout),
+      onAbort: (reason) => new AbortError('ping aborted', { cause: reason }),
     });
+    this.pings.set(id, wait);
+    this.writeControl(encodePing(id), FrameType.PING, 0);
+    return wait.promise;
   }
 
   /**
@@ -511,8 +436,6 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Stream
     if (stream.state !== StreamState.CLOSED) this.forget(stream, 'reset');
     const pending = this.opening.get(stream.id);
     if (pending) {
-      this.opening.delete(stream.id);
-      pending.cleanup();
       pending.reject(new ClosedError(`stream ${stream.id} was destroyed before its SYN_REPLY`));
     }
   }
@@ -694,8 +617,6 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Stream
     stream.state = stream.localFin ? StreamState.HALF_CLOSED_LOCAL : StreamState.OPEN;
     const pending = this.opening.get(f.streamId);
     if (pending) {
-      this.opening.delete(f.streamId);
-      pending.cleanup();
       pending.resolve(stream);
     }
     stream.emit('reply', headers);
@@ -712,8 +633,6 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Stream
     const err = new StreamResetError(f.streamId, f.status, `stream ${f.streamId} reset by peer: ${name}`);
     const pending = this.opening.get(f.streamId);
     if (pending) {
-      this.opening.delete(f.streamId);
-      pending.cleanup();
       pending.reject(err);
       stream.destroy();
       return;
@@ -748,7 +667,6 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Stream
     }
     const p = this.pings.get(f.id);
     if (!p) return; // an echo we no longer wait for
-    p.cleanup();
     this.rtt = performance.now() - p.start;
     p.resolve(this.rtt);
   }
@@ -766,8 +684,6 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Stream
         s.resetSent = true;
         const pending = this.opening.get(s.id);
         if (pending) {
-          this.opening.delete(s.id);
-          pending.cleanup();
           pending.reject(err);
           s.destroy();
         } else {
@@ -832,8 +748,6 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Stream
       this.forget(stream, 'reset');
       const pending = this.opening.get(id);
       if (pending) {
-        this.opening.delete(id);
-        pending.cleanup();
         pending.reject(err);
         stream.destroy();
       } else {
@@ -961,15 +875,10 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Stream
     this.liveness.stop();
     this.socket.off('data', this.onData);
     const cause = err ?? new ClosedError('connection closed');
-    for (const [id, p] of this.opening) {
-      this.opening.delete(id);
-      p.cleanup();
+    for (const [id, p] of [...this.opening]) {
       p.reject(err instanceof ClosedError ? err : new ClosedError(`connection closed before the SYN_REPLY of stream ${id}`, { cause }));
     }
-    for (const p of [...this.pings.values()]) {
-      p.cleanup();
-      p.reject(new ClosedError('connection closed before the PING reply', { cause }));
-    }
+    for (const p of [...this.pings.values()]) p.reject(new ClosedError('connection closed before the PING reply', { cause }));
     for (const s of [...this.streams.values()]) {
       this.forget(s, 'reset');
       s.resetSent = true;
