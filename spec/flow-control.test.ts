@@ -353,3 +353,47 @@ t.test('a window below 64 KiB tolerates the default window until the peer has se
   b.write(data(3, 1));
   t.match(await reader.nextOfType(FrameType.RST_STREAM), { streamId: 3, status: RstStatus.FLOW_CONTROL_ERROR });
 });
+
+t.test('compatibility mode bounds what an unread stream buffers by pausing the socket', async (t) => {
+  const [a, b] = await socketPair();
+  const hwm = 65536;
+  const server = new Connection(a, { role: 'server', flowControl: false, streamHighWaterMark: hwm });
+  let stream: Stream | null = null;
+  server.on('stream', (s) => {
+    stream = s;
+    s.reply({});
+    s.pause(); // an application that does not read
+  });
+  const comp = new HeaderCompressor();
+  b.write(encodeSynStream({ streamId: 1, associatedStreamId: 0, priority: 0, slot: 0, flags: 0, headerBlock: comp.compress({}) }));
+  // A spdystream-like peer: no flow control, it just writes 32 MiB as fast as the socket takes it.
+  const frame = Buffer.concat(encodeData(1, 0, Buffer.alloc(16384, 1)));
+  let written = 0;
+  const target = 32 * 1024 * 1024;
+  await new Promise<void>((resolve) => {
+    const pump = (): void => {
+      while (written < target) {
+        written += 16384;
+        if (!b.write(frame)) {
+          b.once('drain', pump);
+          return;
+        }
+      }
+      resolve();
+    };
+    pump();
+    setTimeout(resolve, 1500); // the writer stalls once the kernel buffers fill: that is the point
+  });
+  await new Promise((r) => setTimeout(r, 200));
+  const buffered = stream!.readableLength;
+  t.ok(buffered <= hwm + 16384, `the unread stream buffers ${buffered} bytes (high-water mark ${hwm} + one frame)`);
+  t.ok(written < target, `the peer was held back by TCP after ${(written / 1048576).toFixed(1)} MiB`);
+  // Reading resumes the socket and everything arrives.
+  let got = 0;
+  stream!.on('data', (c: Buffer) => (got += c.length));
+  stream!.resume();
+  await new Promise((r) => setTimeout(r, 300));
+  t.ok(got > buffered, `reading resumed the flow (${got} bytes read)`);
+  server.destroy();
+  b.destroy();
+});
