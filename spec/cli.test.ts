@@ -1,5 +1,5 @@
 // The kube-spdy command, run as a user runs it (node bin/kube-spdy.js, built by `npm test`'s pretest).
-import t from 'tap';
+import t, { type Test } from 'tap';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -7,7 +7,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cli, freePort } from './e2e-helpers.js';
 import { startPodService, fetchVia, patternBytes } from '../lib/cli/demo.js';
 
-async function tmpdir(t: typeof import('tap')['default']): Promise<string> {
+async function tmpdir(t: Test): Promise<string> {
   const d = await mkdtemp(path.join(os.tmpdir(), 'kube-spdy-cli-'));
   t.teardown(() => rm(d, { recursive: true, force: true }));
   return d;

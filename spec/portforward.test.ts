@@ -1,4 +1,4 @@
-import t from 'tap';
+import t, { type Test } from 'tap';
 import net from 'node:net';
 import { startFakeApiServer } from '../lib/cli/fake-apiserver.js';
 import { startPodService, fetchVia, patternBytes } from '../lib/cli/demo.js';
@@ -22,7 +22,7 @@ t.test('port specs and addresses', async (t) => {
   t.throws(() => parseAddresses(['example.com']), InvalidArgumentError);
 });
 
-async function setup(t: Tap.Test) {
+async function setup(t: Test) {
   const pod = await startPodService();
   const podPort = (pod.address() as net.AddressInfo).port;
   const api = await startFakeApiServer({ pods: [{ namespace: 'default', name: 'web' }, { namespace: 'default', name: 'locked', forbidden: true }] });
@@ -34,9 +34,6 @@ async function setup(t: Tap.Test) {
   return { pod, podPort, api };
 }
 
-declare namespace Tap {
-  type Test = typeof t;
-}
 
 t.test('PortForwarder through the fake API server: sequential, concurrent, 8 MiB byte-exact', async (t) => {
   const { podPort, api } = await setup(t);

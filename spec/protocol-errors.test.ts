@@ -1,6 +1,6 @@
 // Every row of the stream/flow-control rules in the shared reference (spdy31-wire.md) gives the stated
 // RST_STREAM or GOAWAY code. A raw TCP peer speaks to a kube-spdy Connection and reads what comes back.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import type net from 'node:net';
 import { Connection } from '../lib/session/connection.js';
 import type { ConnectionOptions } from '../lib/session/options.js';
@@ -32,7 +32,7 @@ interface Harness {
   alive(): Promise<void>;
 }
 
-async function harness(t: typeof import('tap')['default'], role: 'client' | 'server', opts: Omit<ConnectionOptions, 'role'> = {}): Promise<Harness> {
+async function harness(t: Test, role: 'client' | 'server', opts: Omit<ConnectionOptions, 'role'> = {}): Promise<Harness> {
   const [a, b] = await socketPair();
   const conn = new Connection(a, { role, ...opts });
   conn.on('error', () => {});
