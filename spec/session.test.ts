@@ -342,6 +342,7 @@ t.test('destroying a stream sends RST_STREAM CANCEL; peer sees it closed', async
   s.destroy();
   await closed;
   t.equal(server.openStreams, 0);
+  t.equal((peer.closeError as { status?: number } | null)?.status, RstStatus.CANCEL, 'closeError tells the peer reset it with CANCEL');
   await close();
 });
 

@@ -637,7 +637,13 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Stream
       stream.destroy();
       return;
     }
-    stream.fail(f.status === RstStatus.CANCEL ? null : err);
+    // CANCEL is the peer's ordinary "no longer interested": no 'error', but closeError says why it closed.
+    if (f.status === RstStatus.CANCEL) {
+      stream.closeError = err;
+      stream.destroy();
+    } else {
+      stream.fail(err);
+    }
   }
 
   private onSettings(f: SettingsFrame): void {
