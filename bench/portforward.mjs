@@ -1,13 +1,16 @@
 // Port-forward side by side, one run: direct to the service, through kube-spdy's port-forward, and
 // through kubectl's, both via kube-spdy's fake API server on loopback. Figures and ratios to kubectl.
+// The pod service, the fake API server and each forwarder run in processes of their own; this process
+// only measures.
 // Run after a build: npm run build && node bench/portforward.mjs [seconds-per-case] [rounds]
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { startFakeApiServer } from '../dist/index.js';
-import { startPodService } from '../dist/cli/demo.js';
+
+const ROOT = path.join(path.dirname(new URL(import.meta.url).pathname), '..');
+const BIN = path.join(ROOT, 'bin', 'kube-spdy.js');
 
 const SECONDS = Number(process.argv[2] ?? 3);
 const BULK = 64 * 1024 * 1024;
@@ -58,12 +61,35 @@ function forwardingPort(child) {
   });
 }
 
-const pod = await startPodService();
-const podPort = pod.address().port;
-const api = await startFakeApiServer({ pods: [{ namespace: 'default', name: 'bench' }] });
 const dir = await mkdtemp(path.join(os.tmpdir(), 'kube-spdy-bench-'));
 const kc = path.join(dir, 'kubeconfig');
-await api.writeKubeconfig(kc);
+const children = [];
+function child(cmd, args, env = {}) {
+  const c = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(c);
+  c.stderr.on('data', (d) => process.stderr.write(`[${path.basename(args[0] ?? cmd)}] ${d}`));
+  return c;
+}
+function line(c, re) {
+  return new Promise((resolve, reject) => {
+    let out = '';
+    c.stdout.on('data', (d) => {
+      out += d;
+      const m = re.exec(out);
+      if (m) resolve(m);
+    });
+    c.once('exit', () => reject(new Error(`exited before printing ${re}`)));
+  });
+}
+const pod = child(process.execPath, [
+  '--input-type=module',
+  '-e',
+  `import { startPodService } from ${JSON.stringify(path.join(ROOT, 'dist', 'cli', 'demo.js'))};
+   const s = await startPodService(); console.log('pod ' + s.address().port);`,
+]);
+const podPort = Number((await line(pod, /pod (\d+)/))[1]);
+const api = child(process.execPath, [BIN, 'fake-apiserver', '--pod', 'default/bench', '--kubeconfig-out', kc]);
+await line(api, /Wrote kubeconfig/);
 const ROUNDS = Number(process.argv[3] ?? 3);
 const targets = [];
 let kubectl;
@@ -71,15 +97,9 @@ let ours;
 try {
   targets.push({ name: 'direct to the service', port: podPort });
   // Each forwarder runs in its own process, as a user runs it.
-  ours = spawn(process.execPath, [path.join(path.dirname(new URL(import.meta.url).pathname), '..', 'bin', 'kube-spdy.js'), 'port-forward', '--kubeconfig', kc, 'pod/bench', `:${podPort}`], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  ours.stderr.on('data', (d) => process.stderr.write(`[kube-spdy] ${d}`));
+  ours = child(process.execPath, [BIN, 'port-forward', '--kubeconfig', kc, 'pod/bench', `:${podPort}`]);
   targets.push({ name: 'kube-spdy port-forward', port: await forwardingPort(ours) });
-  kubectl = spawn('kubectl', ['--kubeconfig', kc, 'port-forward', 'pod/bench', `:${podPort}`], {
-    env: { ...process.env, KUBECACHEDIR: path.join(dir, 'cache') },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  kubectl = child('kubectl', ['--kubeconfig', kc, 'port-forward', 'pod/bench', `:${podPort}`], { KUBECACHEDIR: path.join(dir, 'cache') });
   targets.push({ name: 'kubectl port-forward', port: await forwardingPort(kubectl) });
   for (const t of targets) for (let i = 0; i < 300; i++) await get(t.port, '/'); // warm up (JIT, connection)
   const samples = new Map(targets.map((t) => [t.name, { seq: [], par: [], bulk: [] }]));
@@ -99,11 +119,7 @@ try {
     return { name: t.name, seq: median(s.seq), par: median(s.par), bulk: median(s.bulk) };
   });
 } finally {
-  kubectl?.kill();
-  ours?.kill();
-  await api.close();
-  pod.closeAllConnections();
-  pod.close();
+  for (const c of children) c.kill();
   await rm(dir, { recursive: true, force: true });
 }
 const k = rows.find((r) => r.name.startsWith('kubectl'));
