@@ -35,15 +35,21 @@ async function setup(t: Test) {
 }
 
 
-t.test('PortForwarder through the fake API server: sequential, concurrent, 8 MiB byte-exact', async (t) => {
-  const { podPort, api } = await setup(t);
+/** A PortForwarder on 127.0.0.1 to `port` of pod default/web through the fake API server at `url`. */
+async function forwardTo(t: Test, url: string, port: number) {
   const pf = new PortForwarder({
-    ports: [`:${podPort}`],
+    ports: [`:${port}`],
     addresses: ['127.0.0.1'],
-    dial: (signal) => dialPortForward(portForwardUrl(api.url, 'default', 'web'), { signal }),
+    dial: (signal) => dialPortForward(portForwardUrl(url, 'default', 'web'), { signal }),
   });
   t.teardown(() => pf.close());
   const [bound] = await pf.ready;
+  return { pf, bound };
+}
+
+t.test('PortForwarder through the fake API server: sequential, concurrent, 8 MiB byte-exact', async (t) => {
+  const { podPort, api } = await setup(t);
+  const { pf, bound } = await forwardTo(t, api.url, podPort);
   t.equal(bound!.remote, podPort);
   const local = bound!.local;
   const ids: number[] = [];
@@ -179,13 +185,7 @@ t.test('server handler: dial failure is written to the error stream', async (t) 
 
 t.test('a burst of short connections keeps one SPDY connection (no needless RST_STREAM, no flood GOAWAY)', async (t) => {
   const { podPort, api } = await setup(t);
-  const pf = new PortForwarder({
-    ports: [`:${podPort}`],
-    addresses: ['127.0.0.1'],
-    dial: (signal) => dialPortForward(portForwardUrl(api.url, 'default', 'web'), { signal }),
-  });
-  t.teardown(() => pf.close());
-  const [bound] = await pf.ready;
+  const { pf, bound } = await forwardTo(t, api.url, podPort);
   let dropped = 0;
   pf.on('disconnect', () => dropped++);
   let ok = 0;
