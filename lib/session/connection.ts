@@ -132,8 +132,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Stream
   private counters = { bytesIn: 0, bytesOut: 0, framesIn: 0, framesOut: 0 };
   private rtt = Number.NaN;
   private readonly streamDrainWaiters = new Set<() => void>();
-  private pingFrames = 0;
-  /** Frames by type, indexed by type (DATA 0 … CREDENTIAL 10, 11 = unknown). */
+  /** Frames by type, indexed by type (DATA 0 … CREDENTIAL 10, 11 = unknown); `typeOut` counts frames written. */
   private readonly typeIn = new Array<number>(12).fill(0);
   private readonly typeOut = new Array<number>(12).fill(0);
   private readonly liveness: Liveness;
@@ -167,9 +166,10 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Stream
       flowControl: this.options.flowControl,
       maxDataFrameSize: this.options.maxDataFrameSize,
       sessionWindow: this.sessionSendWindow,
-      onWrite: (n) => {
+      onWrite: (n, type) => {
         this.counters.bytesOut += n;
         this.counters.framesOut++;
+        this.typeOut[type > 10 ? 11 : type]!++;
       },
       ...(flog.enabled ? { onData: (id: number, len: number, fin: boolean) => flog('%s -> DATA stream %d%s (%d bytes)', this.role, id, fin ? ' FIN' : '', len) } : {}),
     });
@@ -188,7 +188,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Stream
     this.liveness = new Liveness(
       {
         ping: (o) => this.ping(o),
-        activity: () => this.counters.framesIn + this.counters.framesOut - this.pingFrames,
+        activity: () => this.counters.framesIn + this.counters.framesOut - this.typeIn[FrameType.PING]! - this.typeOut[FrameType.PING]!,
         openStreams: () => this.streams.size,
         dead: (err) => this.fail(err),
         idle: () => {
@@ -372,7 +372,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Stream
       ...this.counters,
       rtt: this.rtt,
       openStreams: this.streams.size,
-      framesByType: { in: byName(this.typeIn), out: byName(this.typeOut, this.counters.framesOut) },
+      framesByType: { in: byName(this.typeIn), out: byName(this.typeOut) },
       streams: [...this.streams.values()].map((s) => s.stats()),
       sendWindow: this.sessionSendWindow.size,
       recvWindow: this.sessionRecvWindow.available,
@@ -491,7 +491,6 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Stream
           if (!this.settingsLimit.hit()) throw new SessionError(GoawayStatus.PROTOCOL_ERROR, `SETTINGS flood: more than ${this.options.maxSettingsRate} per second`);
           return this.onSettings(frame);
         case FrameType.PING:
-          this.pingFrames++;
           if (!this.pingLimit.hit()) throw new SessionError(GoawayStatus.PROTOCOL_ERROR, `PING flood: more than ${this.options.maxPingRate} per second`);
           return this.onPing(frame);
         case FrameType.GOAWAY:
@@ -838,8 +837,6 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Stream
   }
 
   private writeControl(frame: Buffer, type: number, streamId: number): void {
-    if (type === FrameType.PING) this.pingFrames++;
-    this.typeOut[type]!++;
     if (flog.enabled) flog('%s -> %s stream %d (%d bytes)', this.role, frameTypeName[type], streamId, frame.length);
     this.writer.writeControl(frame);
   }
@@ -910,14 +907,9 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Stream
   }
 }
 
-/** Counts by type name; with `total`, DATA out is what the control counts leave of it. */
-function byName(counts: number[], total?: number): Record<string, number> {
-  const out: Record<string, number> = {};
-  let control = 0;
-  for (let t = 1; t < counts.length; t++) {
-    if (counts[t]! > 0) out[t === 11 ? 'UNKNOWN' : frameTypeName[t]!] = counts[t]!;
-    control += counts[t]!;
-  }
-  out.DATA = total === undefined ? counts[0]! : Math.max(0, total - control);
+/** Non-zero counts by type name (`DATA` always present). */
+function byName(counts: number[]): Record<string, number> {
+  const out: Record<string, number> = { DATA: counts[0]! };
+  for (let t = 1; t < counts.length; t++) if (counts[t]! > 0) out[t === 11 ? 'UNKNOWN' : frameTypeName[t]!] = counts[t]!;
   return out;
 }

@@ -40,8 +40,8 @@ export interface WriterOptions {
   maxDataFrameSize: number;
   /** The session send window (WINDOW_UPDATE on stream 0). */
   sessionWindow: SendWindow;
-  /** Called for every frame handed to the socket (type, length) — for stats and debug logs. */
-  onWrite?: (bytes: number) => void;
+  /** Called for every frame handed to the socket with its length and frame type (DATA = 0) — for stats. */
+  onWrite?: (bytes: number, type: number) => void;
   /** Called for every DATA frame written, when set (debug logs only: leave unset otherwise). */
   onData?: (streamId: number, length: number, fin: boolean) => void;
 }
@@ -165,7 +165,7 @@ export class FrameWriter {
       this.control = [];
       for (const frame of control) {
         socket.write(frame);
-        this.opts.onWrite?.(frame.length);
+        this.opts.onWrite?.(frame.length, frame.readUInt16BE(2)); // control type: bytes 2–3 of the header
       }
     }
     const flow = this.opts.flowControl;
@@ -199,7 +199,7 @@ export class FrameWriter {
           item.offset === 0 && len === item.data.length ? item.data : item.data.subarray(item.offset, item.offset + len),
         );
       }
-      this.opts.onWrite?.(8 + len);
+      this.opts.onWrite?.(8 + len, 0);
       this.opts.onData?.(s.id, len, fin);
       item.offset += len;
       s.sendWindow.size -= len;
