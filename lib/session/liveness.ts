@@ -4,6 +4,7 @@
  * counter increment.
  */
 import { LivenessError, TimeoutError } from '../errors.js';
+import { IdleWatch } from './idle.js';
 
 export interface LivenessHost {
   ping(options: { timeout: number }): Promise<number>;
@@ -17,9 +18,7 @@ export interface LivenessHost {
 
 export class Liveness {
   private pingTimer: NodeJS.Timeout | null = null;
-  private idleTimer: NodeJS.Timeout | null = null;
-  private lastActivity = -1;
-  private lastChange = Date.now();
+  private readonly idleWatch: IdleWatch | null;
   private pinging = false;
   private stopped = false;
 
@@ -32,16 +31,17 @@ export class Liveness {
     private readonly host: LivenessHost,
     private readonly pingInterval: number,
     private readonly pingTimeout: number,
-    private readonly idleTimeout: number,
+    idleTimeout: number,
   ) {
     if (pingInterval > 0) this.schedulePing();
-    if (idleTimeout > 0) this.scheduleIdle(Math.max(1, Math.floor(idleTimeout / 4)));
+    this.idleWatch =
+      idleTimeout > 0 ? new IdleWatch(idleTimeout, host.activity, () => !this.stopped && host.idle(), () => host.openStreams() > 0) : null;
   }
 
   stop(): void {
     this.stopped = true;
     if (this.pingTimer) clearTimeout(this.pingTimer);
-    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleWatch?.stop();
   }
 
   private schedulePing(): void {
@@ -64,24 +64,5 @@ export class Liveness {
       );
     }, this.pingInterval);
     this.pingTimer.unref?.();
-  }
-
-  /** Checks four times per idle period, so the connection closes within 1.25 × idleTimeout of its last frame. */
-  private scheduleIdle(ms: number): void {
-    this.idleTimer = setTimeout(() => {
-      this.idleTimer = null;
-      if (this.stopped) return;
-      const now = Date.now();
-      const count = this.host.activity();
-      if (count !== this.lastActivity || this.host.openStreams() > 0) {
-        this.lastActivity = count;
-        this.lastChange = now;
-      } else if (now - this.lastChange >= this.idleTimeout) {
-        this.host.idle();
-        return;
-      }
-      this.scheduleIdle(Math.max(1, Math.floor(this.idleTimeout / 4)));
-    }, ms);
-    this.idleTimer.unref?.();
   }
 }

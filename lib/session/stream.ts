@@ -21,6 +21,7 @@ import { RstStatus } from '../frames/constants.js';
 import { StreamError, TimeoutError } from '../errors.js';
 import { SendWindow, RecvWindow } from './flow.js';
 import type { Sendable, WriteItem } from './writer.js';
+import { IdleWatch } from './idle.js';
 
 /** Stream states (one enum, SPDY/3.1 §2.3). */
 export const StreamState = {
@@ -163,10 +164,7 @@ export class Stream extends Duplex implements Sendable {
     this.destroy();
   }
 
-  private idleTimer: NodeJS.Timeout | null = null;
-  private idleMs = 0;
-  private idleSeen = -1;
-  private idleSince = 0;
+  private idleWatch: IdleWatch | null = null;
 
   /**
    * Destroys the stream with a {@link TimeoutError} (RST_STREAM CANCEL to the peer) after `ms` without a
@@ -175,34 +173,17 @@ export class Stream extends Duplex implements Sendable {
    */
   setIdleTimeout(ms: number): this {
     if (!Number.isInteger(ms) || ms < 0) throw new RangeError(`idle timeout must be a whole number of ms >= 0, got ${ms}`);
-    if (this.idleTimer) clearTimeout(this.idleTimer);
-    this.idleTimer = null;
-    this.idleMs = ms;
+    this.idleWatch?.stop();
+    this.idleWatch = null;
     if (ms > 0 && !this.destroyed) {
-      this.idleSeen = -1;
-      this.idleSince = Date.now();
-      this.armIdle();
+      const c = this.counters;
+      this.idleWatch = new IdleWatch(
+        ms,
+        () => c.framesIn + c.framesOut,
+        () => this.fail(new TimeoutError(`stream ${this.id} idle for ${ms} ms`, ms)),
+      );
     }
     return this;
-  }
-
-  private armIdle(): void {
-    this.idleTimer = setTimeout(() => {
-      this.idleTimer = null;
-      if (this.destroyed || this.idleMs === 0) return;
-      const c = this.counters;
-      const seen = c.framesIn + c.framesOut;
-      const now = Date.now();
-      if (seen !== this.idleSeen) {
-        this.idleSeen = seen;
-        this.idleSince = now;
-      } else if (now - this.idleSince >= this.idleMs) {
-        this.fail(new TimeoutError(`stream ${this.id} idle for ${this.idleMs} ms`, this.idleMs));
-        return;
-      }
-      this.armIdle();
-    }, Math.max(1, Math.floor(this.idleMs / 4)));
-    this.idleTimer.unref?.();
   }
 
   /** Counters and windows of this stream. */
@@ -308,10 +289,7 @@ export class Stream extends Duplex implements Sendable {
   }
 
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
-    if (this.idleTimer) {
-      clearTimeout(this.idleTimer);
-      this.idleTimer = null;
-    }
+    this.idleWatch?.stop();
     if (this.state !== StreamState.CLOSED && !this.resetSent) {
       this.resetSent = true;
       const status = err instanceof StreamError ? err.status : RstStatus.CANCEL;
