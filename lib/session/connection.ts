@@ -627,22 +627,9 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Stream
     if (!stream) return; // §2.4.2: never answer a RST_STREAM
     const name = rstStatusName[f.status] ?? `status ${f.status}`;
     log('%s: stream %d reset by peer: %s', this.role, f.streamId, name);
-    this.forget(stream, 'reset');
-    stream.resetSent = true; // closed: nothing more to send
     const err = new StreamResetError(f.streamId, f.status, `stream ${f.streamId} reset by peer: ${name}`);
-    const pending = this.opening.get(f.streamId);
-    if (pending) {
-      pending.reject(err);
-      stream.destroy();
-      return;
-    }
     // CANCEL is the peer's ordinary "no longer interested": no 'error', but closeError says why it closed.
-    if (f.status === RstStatus.CANCEL) {
-      stream.closeError = err;
-      stream.destroy();
-    } else {
-      stream.fail(err);
-    }
+    this.endStream(stream, err, f.status === RstStatus.CANCEL);
   }
 
   private onSettings(f: SettingsFrame): void {
@@ -685,15 +672,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Stream
     for (const s of [...this.streams.values()]) {
       if (s.local && s.id > f.lastGoodStreamId) {
         const err = new GoawayError(f.lastGoodStreamId, f.status, `stream ${s.id} was not processed: peer sent GOAWAY (last-good-stream-id ${f.lastGoodStreamId})`);
-        this.forget(s, 'reset');
-        s.resetSent = true;
-        const pending = this.opening.get(s.id);
-        if (pending) {
-          pending.reject(err);
-          s.destroy();
-        } else {
-          s.fail(err);
-        }
+        this.endStream(s, err);
       }
     }
     this.checkDrained();
@@ -746,21 +725,29 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Stream
 
   private resetStreamById(id: number, status: number, err: StreamError): void {
     log('%s: stream %d: %s → RST_STREAM %s', this.role, id, err.message, rstStatusName[status]);
+    this.writeControl(encodeRstStream(id, status), FrameType.RST_STREAM, id);
     const stream = this.streams.get(id);
-    if (stream) {
-      stream.resetSent = true;
-      this.writeControl(encodeRstStream(id, status), FrameType.RST_STREAM, id);
-      this.forget(stream, 'reset');
-      const pending = this.opening.get(id);
-      if (pending) {
-        pending.reject(err);
-        stream.destroy();
-      } else {
-        stream.fail(err);
-      }
+    if (stream) this.endStream(stream, err);
+    else this.rememberClosed(id, 'reset');
+  }
+
+  /**
+   * Ends a stream that is already over on the wire (reset either way, or above a GOAWAY): nothing more is
+   * sent for it. A createStream still waiting for its SYN_REPLY rejects with `err`; otherwise the stream
+   * fails with `err` (`quiet`: only `closeError` is set, no `'error'`).
+   */
+  private endStream(stream: Stream, err: Error, quiet = false): void {
+    this.forget(stream, 'reset');
+    stream.resetSent = true;
+    const pending = this.opening.get(stream.id);
+    if (pending) {
+      pending.reject(err);
+      stream.destroy();
+    } else if (quiet) {
+      stream.closeError = err;
+      stream.destroy();
     } else {
-      this.writeControl(encodeRstStream(id, status), FrameType.RST_STREAM, id);
-      this.rememberClosed(id, 'reset');
+      stream.fail(err);
     }
   }
 
