@@ -79,55 +79,46 @@ export interface ConnectionOptions {
 
 export type ResolvedOptions = Required<ConnectionOptions>;
 
+type NumericOption = {
+  [K in keyof ResolvedOptions]: ResolvedOptions[K] extends number ? K : never;
+}[keyof ResolvedOptions];
+
+/** Every numeric option: [default, min, max]. The one place defaults and ranges are written. */
+const NUMERIC: Record<NumericOption, [number, number, number]> = {
+  initialWindowSize: [DEFAULT_INITIAL_WINDOW, 1, 0x7fffffff],
+  sessionWindowSize: [16 * 1024 * 1024, 65536, 0x7fffffff],
+  maxDataFrameSize: [262144, 1, 0xffffff],
+  maxControlFrameSize: [1024 * 1024, 8192, 0xffffff],
+  maxHeaderBlockSize: [256 * 1024, 1024, 64 * 1024 * 1024],
+  maxHeaderCount: [128, 1, 100000],
+  maxSettingsEntries: [64, 1, 10000],
+  maxConcurrentStreams: [1000, 1, 0x7fffffff],
+  streamHighWaterMark: [65536, 1, 0x7fffffff],
+  streamTimeout: [30000, 0, 0x7fffffff],
+  pingTimeout: [30000, 0, 0x7fffffff],
+  closeTimeout: [10000, 0, 0x7fffffff],
+  pingInterval: [0, 0, 0x7fffffff],
+  streamIdleTimeout: [0, 0, 0x7fffffff],
+  idleTimeout: [0, 0, 0x7fffffff],
+  maxPingRate: [200, 0, 0x7fffffff],
+  maxSettingsRate: [50, 0, 0x7fffffff],
+  maxResetRate: [10000, 0, 0x7fffffff],
+};
+
+/** Fills in defaults and checks ranges. @throws TypeError for a bad role, RangeError for a number out of range. */
 export function resolveOptions(o: ConnectionOptions): ResolvedOptions {
   if (o.role !== 'client' && o.role !== 'server') throw new TypeError(`role must be 'client' or 'server', got ${String(o.role)}`);
-  const r: ResolvedOptions = {
+  const numbers = {} as Record<NumericOption, number>;
+  for (const [k, [dflt, min, max]] of Object.entries(NUMERIC) as [NumericOption, [number, number, number]][]) {
+    const v = o[k] ?? dflt;
+    if (!Number.isInteger(v) || v < min || v > max) throw new RangeError(`${k} must be an integer in ${min}..${max}, got ${v}`);
+    numbers[k] = v;
+  }
+  return {
+    ...numbers,
     role: o.role,
     flowControl: o.flowControl ?? true,
-    initialWindowSize: o.initialWindowSize ?? DEFAULT_INITIAL_WINDOW,
-    sessionWindowSize: o.sessionWindowSize ?? 16 * 1024 * 1024,
-    maxDataFrameSize: o.maxDataFrameSize ?? 262144,
-    maxControlFrameSize: o.maxControlFrameSize ?? 1024 * 1024,
-    maxHeaderBlockSize: o.maxHeaderBlockSize ?? 256 * 1024,
-    maxHeaderCount: o.maxHeaderCount ?? 128,
-    maxSettingsEntries: o.maxSettingsEntries ?? 64,
-    maxConcurrentStreams: o.maxConcurrentStreams ?? 1000,
-    streamHighWaterMark: o.streamHighWaterMark ?? 65536,
-    streamTimeout: o.streamTimeout ?? 30000,
-    pingTimeout: o.pingTimeout ?? 30000,
-    closeTimeout: o.closeTimeout ?? 10000,
-    pingInterval: o.pingInterval ?? 0,
-    streamIdleTimeout: o.streamIdleTimeout ?? 0,
-    idleTimeout: o.idleTimeout ?? 0,
-    maxPingRate: o.maxPingRate ?? 200,
-    maxSettingsRate: o.maxSettingsRate ?? 50,
-    maxResetRate: o.maxResetRate ?? 10000,
     inflater: o.inflater ?? 'auto',
     httpPseudoHeaders: o.httpPseudoHeaders ?? false,
   };
-  const ints: [keyof ResolvedOptions, number, number][] = [
-    ['initialWindowSize', 1, 0x7fffffff],
-    ['sessionWindowSize', 65536, 0x7fffffff],
-    ['maxDataFrameSize', 1, 0xffffff],
-    ['maxControlFrameSize', 8192, 0xffffff],
-    ['maxHeaderBlockSize', 1024, 64 * 1024 * 1024],
-    ['maxHeaderCount', 1, 100000],
-    ['maxSettingsEntries', 1, 10000],
-    ['maxConcurrentStreams', 1, 0x7fffffff],
-    ['streamHighWaterMark', 1, 0x7fffffff],
-    ['streamTimeout', 0, 0x7fffffff],
-    ['pingTimeout', 0, 0x7fffffff],
-    ['closeTimeout', 0, 0x7fffffff],
-    ['pingInterval', 0, 0x7fffffff],
-    ['streamIdleTimeout', 0, 0x7fffffff],
-    ['idleTimeout', 0, 0x7fffffff],
-    ['maxPingRate', 0, 0x7fffffff],
-    ['maxSettingsRate', 0, 0x7fffffff],
-    ['maxResetRate', 0, 0x7fffffff],
-  ];
-  for (const [k, min, max] of ints) {
-    const v = r[k] as number;
-    if (!Number.isInteger(v) || v < min || v > max) throw new RangeError(`${k} must be an integer in ${min}..${max}, got ${v}`);
-  }
-  return r;
 }
