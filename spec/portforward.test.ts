@@ -3,7 +3,7 @@ import net from 'node:net';
 import { startFakeApiServer } from '../lib/cli/fake-apiserver.js';
 import { startPodService, fetchVia, patternBytes } from '../lib/cli/demo.js';
 import { PortForwarder } from '../lib/portforward/client.js';
-import { dialPortForward, portForwardUrl } from '../lib/portforward/dial.js';
+import { dialPortForward, portForwardUrl, type DialPortForwardOptions } from '../lib/portforward/dial.js';
 import { parsePortSpec, parseAddresses } from '../lib/portforward/ports.js';
 import { servePortForward } from '../lib/portforward/server.js';
 import { Connection } from '../lib/session/connection.js';
@@ -35,16 +35,23 @@ async function setup(t: Test) {
 }
 
 
-/** A PortForwarder on 127.0.0.1 to `port` of pod default/web through the fake API server at `url`. */
-async function forwardTo(t: Test, url: string, port: number) {
+/**
+ * A PortForwarder on 127.0.0.1 to `port` of pod default/web through the API server at `url`;
+ * `dials()` counts the SPDY connections it made.
+ */
+async function forwardTo(t: Test, url: string, port: number, session?: DialPortForwardOptions['session']) {
+  let dialed = 0;
   const pf = new PortForwarder({
     ports: [`:${port}`],
     addresses: ['127.0.0.1'],
-    dial: (signal) => dialPortForward(portForwardUrl(url, 'default', 'web'), { signal }),
+    dial: (signal) => {
+      dialed++;
+      return dialPortForward(portForwardUrl(url, 'default', 'web'), { signal, ...(session ? { session } : {}) });
+    },
   });
   t.teardown(() => pf.close());
   const [bound] = await pf.ready;
-  return { pf, bound };
+  return { pf, bound, dials: () => dialed };
 }
 
 t.test('PortForwarder through the fake API server: sequential, concurrent, 8 MiB byte-exact', async (t) => {
@@ -111,23 +118,13 @@ t.test('target port closes and reopens: one connection fails, forwarding goes on
 
 t.test('the SPDY connection is dialed again after it is lost', async (t) => {
   const { podPort, api } = await setup(t);
-  let dials = 0;
-  const pf = new PortForwarder({
-    ports: [`:${podPort}`],
-    addresses: ['127.0.0.1'],
-    dial: (signal) => {
-      dials++;
-      return dialPortForward(portForwardUrl(api.url, 'default', 'web'), { signal });
-    },
-  });
-  t.teardown(() => pf.close());
-  const [bound] = await pf.ready;
+  const { pf, bound, dials } = await forwardTo(t, api.url, podPort);
   t.equal((await fetchVia(bound!.local, '/a')).status, 200);
   const lost = new Promise((r) => pf.once('disconnect', r));
   api.dropConnections();
   await lost;
   t.equal((await fetchVia(bound!.local, '/b')).status, 200, 'works after the connection was dropped');
-  t.equal(dials, 2);
+  t.equal(dials(), 2);
 });
 
 t.test('unknown pod and forbidden pod fail with the server status', async (t) => {
@@ -233,20 +230,7 @@ t.test('a silently dropped connection is noticed by ping timeout and replaced', 
   const { podPort, api } = await setup(t);
   const proxy = await blackholeProxy(api.port);
   t.teardown(() => proxy.close());
-  let dials = 0;
-  const pf = new PortForwarder({
-    ports: [`:${podPort}`],
-    addresses: ['127.0.0.1'],
-    dial: (signal) => {
-      dials++;
-      return dialPortForward(portForwardUrl(`http://127.0.0.1:${proxy.port}`, 'default', 'web'), {
-        signal,
-        session: { pingInterval: 100, pingTimeout: 200 },
-      });
-    },
-  });
-  t.teardown(() => pf.close());
-  const [bound] = await pf.ready;
+  const { pf, bound, dials } = await forwardTo(t, `http://127.0.0.1:${proxy.port}`, podPort, { pingInterval: 100, pingTimeout: 200 });
   t.equal((await fetchVia(bound!.local, '/before')).status, 200);
   const lost = new Promise<Error | undefined>((r) => pf.once('disconnect', r));
   const start = Date.now();
@@ -257,5 +241,5 @@ t.test('a silently dropped connection is noticed by ping timeout and replaced', 
   t.ok(ms < 2500, `noticed after ${ms} ms (interval 100 + timeout 200, plus scheduling slack)`);
   const r = await fetchVia(bound!.local, '/after');
   t.equal(r.body.toString(), 'hello from the pod: GET /after\n', 'the next connection works over a new SPDY connection');
-  t.equal(dials, 2);
+  t.equal(dials(), 2);
 });
