@@ -1,7 +1,8 @@
 /**
  * kube-spdy: SPDY/3.1 + Kubernetes httpstream for Node.js, with a `portforward.k8s.io` v1 client and
  * server. Layers (each depends only on those above it): frames → compression → session → httpstream →
- * portforward → cli.
+ * portforward → cli; the fake API server (lib/fake-apiserver/) is a folder of its own,
+ * usable from tests and the library.
  */
 export * from './errors.js';
 export * from './frames/index.js';
@@ -9,5 +10,4 @@ export * from './compression/index.js';
 export * from './session/index.js';
 export * from './httpstream/index.js';
 export * from './portforward/index.js';
-export { startFakeApiServer, parsePodSpec } from './cli/fake-apiserver.js';
-export type { FakeApiServer, FakeApiServerOptions, FakePod } from './cli/fake-apiserver.js';
+export * from './fake-apiserver/index.js';

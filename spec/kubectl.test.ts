@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { startFakeApiServer } from '../lib/cli/fake-apiserver.js';
+import { startFakeApiServer } from '../lib/fake-apiserver/index.js';
 import { startPodService, fetchVia, patternBytes } from '../lib/cli/demo.js';
 import { run } from './e2e-helpers.js';
 

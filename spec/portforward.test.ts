@@ -1,6 +1,6 @@
 import t, { type Test } from 'tap';
 import net from 'node:net';
-import { startFakeApiServer } from '../lib/cli/fake-apiserver.js';
+import { startFakeApiServer } from '../lib/fake-apiserver/index.js';
 import { startPodService, fetchVia, patternBytes } from '../lib/cli/demo.js';
 import { PortForwarder } from '../lib/portforward/client.js';
 import { dialPortForward, portForwardUrl, type DialPortForwardOptions } from '../lib/portforward/dial.js';

@@ -14,7 +14,7 @@ import { parseArgs } from 'node:util';
 import { InvalidArgumentError } from '../errors.js';
 import { PortForwarder } from '../portforward/client.js';
 import { dialPortForward, portForwardUrl } from '../portforward/dial.js';
-import { startFakeApiServer } from './fake-apiserver.js';
+import { startFakeApiServer } from '../fake-apiserver/index.js';
 import { loadClusterAccess } from './kubeconfig.js';
 import type { Io } from './io.js';
 

@@ -4,7 +4,7 @@
 import { parseArgs } from 'node:util';
 import net from 'node:net';
 import { InvalidArgumentError } from '../errors.js';
-import { parsePodSpec, startFakeApiServer } from './fake-apiserver.js';
+import { parsePodSpec, startFakeApiServer } from '../fake-apiserver/index.js';
 import type { Io } from './io.js';
 
 export const FAKE_APISERVER_USAGE = `Usage: kube-spdy fake-apiserver --pod NS/NAME[=HOST] ... [options]

@@ -1,0 +1,6 @@
+/**
+ * A fake Kubernetes API server for tests and tools: what `kubectl port-forward` needs, served on loopback.
+ */
+export { startFakeApiServer } from './server.js';
+export { parsePodSpec } from './pods.js';
+export type { FakeApiServer, FakeApiServerOptions, FakePod } from './types.js';

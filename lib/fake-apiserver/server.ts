@@ -1,0 +1,57 @@
+/**
+ * A fake Kubernetes API server on loopback that serves what `kubectl port-forward` needs
+ * (shared reference kubernetes-portforward.md, "What kubectl 1.31/1.32 needs from an API server"):
+ * the REST routes in routes.ts and the port-forward upgrade in upgrade.ts.
+ */
+import http from 'node:http';
+import net from 'node:net';
+import { writeFile } from 'node:fs/promises';
+import type { Connection } from '../session/connection.js';
+import { kubeconfigYaml } from './kubeconfig.js';
+import { createRequestHandler } from './routes.js';
+import { createUpgradeListener } from './upgrade.js';
+import type { FakeApiServer, FakeApiServerOptions, FakePod } from './types.js';
+
+/** Starts the server. Rejects if it cannot listen. */
+export async function startFakeApiServer(options: FakeApiServerOptions): Promise<FakeApiServer> {
+  const pods = new Map<string, FakePod>();
+  for (const p of options.pods) pods.set(`${p.namespace}/${p.name}`, p);
+  const connections = new Set<Connection>();
+  const host = options.host ?? '127.0.0.1';
+  let port = 0;
+
+  const authorized = (req: http.IncomingMessage): boolean => !options.token || req.headers.authorization === `Bearer ${options.token}`;
+  const ctx = { pods, authorized, address: () => `${host}:${port}`, connections, streamCreationTimeout: options.streamCreationTimeout };
+
+  const server = http.createServer(createRequestHandler(ctx));
+  server.on('upgrade', createUpgradeListener(ctx));
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  port = (server.address() as net.AddressInfo).port;
+  const url = `http://${net.isIPv6(host) ? `[${host}]` : host}:${port}`;
+
+  const kubeconfig = (namespace = 'default'): string => kubeconfigYaml({ url, token: options.token ?? 'kube-spdy-fake-token', namespace });
+
+  return {
+    url,
+    port,
+    connections,
+    kubeconfig,
+    writeKubeconfig: (file, namespace) => writeFile(file, kubeconfig(namespace), { mode: 0o600 }),
+    dropConnections: () => {
+      for (const c of connections) c.socket.destroy();
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const c of connections) c.destroy();
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}

@@ -1,0 +1,41 @@
+/**
+ * Public shapes of the fake Kubernetes API server ({@link startFakeApiServer}).
+ */
+import type { Connection } from '../session/connection.js';
+
+/** One pod of the fake server. */
+export interface FakePod {
+  namespace: string;
+  name: string;
+  /** Where the pod's ports are dialed. Default '127.0.0.1'. */
+  host?: string;
+  /** When true, the port-forward upgrade for this pod is answered 403 Forbidden. */
+  forbidden?: boolean;
+}
+
+export interface FakeApiServerOptions {
+  pods: FakePod[];
+  /** Listen host. Default '127.0.0.1'. */
+  host?: string;
+  /** Listen port; 0 picks one. Default 0. */
+  port?: number;
+  /** When set, every request must carry `Authorization: Bearer <token>` (401 otherwise). */
+  token?: string;
+  /** Wait for both streams of a pair, ms. Default 30000. */
+  streamCreationTimeout?: number;
+}
+
+export interface FakeApiServer {
+  /** `http://127.0.0.1:PORT`. */
+  readonly url: string;
+  readonly port: number;
+  /** Live SPDY connections (port-forward sessions). */
+  readonly connections: Set<Connection>;
+  /** A kubeconfig (YAML) that points kubectl at this server. */
+  kubeconfig(namespace?: string): string;
+  /** Writes {@link kubeconfig} to `file`. */
+  writeKubeconfig(file: string, namespace?: string): Promise<void>;
+  /** Drops every port-forward connection at once (as a restarting API server would). */
+  dropConnections(): void;
+  close(): Promise<void>;
+}

@@ -1,0 +1,69 @@
+/**
+ * The fake API server's port-forward upgrade: the SPDY/3.1 upgrade served by kube-spdy's own
+ * port-forward server. A WebSocket tunnel request is answered 400, so kubectl falls back to SPDY.
+ * Port N of a pod dials `HOST:N` (default 127.0.0.1).
+ */
+import type http from 'node:http';
+import type { Duplex } from 'node:stream';
+import createDebug from 'debug';
+import { Connection } from '../session/connection.js';
+import { createUpgradeHandler, writeHttpError } from '../httpstream/server.js';
+import { statusJson } from '../httpstream/status.js';
+import { servePortForward } from '../portforward/server.js';
+import { PORT_FORWARD_PROTOCOL_V1 } from '../portforward/constants.js';
+import { dialTcp } from './dial.js';
+import { PORTFORWARD_PATH, type RouteContext } from './routes.js';
+import type { FakePod } from './types.js';
+
+const log = createDebug('kube-spdy:fake-apiserver');
+
+export interface UpgradeContext extends RouteContext {
+  /** Live SPDY connections; each is added on upgrade and removed on close. */
+  connections: Set<Connection>;
+  /** Wait for both streams of a pair, ms (undefined: the port-forward server's default). */
+  streamCreationTimeout: number | undefined;
+}
+
+/** The `upgrade` handler of the HTTP server. */
+export function createUpgradeListener(ctx: UpgradeContext): (req: http.IncomingMessage, socket: Duplex, head: Buffer) => void {
+  const spdyUpgrade = createUpgradeHandler({
+    protocols: [PORT_FORWARD_PROTOCOL_V1],
+    onUpgrade: (socket, _protocol, req) => {
+      const pod = (req as http.IncomingMessage & { pod: FakePod }).pod;
+      socket.on('error', (err) => log('port-forward socket error: %s', err.message));
+      const conn = new Connection(socket, { role: 'server', flowControl: false });
+      ctx.connections.add(conn);
+      conn.once('close', () => ctx.connections.delete(conn));
+      const target = pod.host ?? '127.0.0.1';
+      servePortForward(conn, {
+        target: `${pod.namespace}/${pod.name}`,
+        ...(ctx.streamCreationTimeout !== undefined ? { streamCreationTimeout: ctx.streamCreationTimeout } : {}),
+        dial: (p, signal) => dialTcp(target, p, signal),
+      });
+    },
+  });
+
+  return (req, socket, head) => {
+    socket.on('error', () => {});
+    const path = new URL(req.url ?? '/', 'http://x').pathname;
+    log('upgrade %s %s (%s)', req.method, path, req.headers.upgrade);
+    if (!ctx.authorized(req)) return writeHttpError(socket, 401, statusJson(401, 'Unauthorized', 'Unauthorized'));
+    const m = PORTFORWARD_PATH.exec(path);
+    if (!m) return writeHttpError(socket, 404, statusJson(404, 'NotFound', 'the server could not find the requested resource'));
+    const pod = ctx.pods.get(`${decodeURIComponent(m[1]!)}/${decodeURIComponent(m[2]!)}`);
+    if (!pod) return writeHttpError(socket, 404, statusJson(404, 'NotFound', `pods "${decodeURIComponent(m[2]!)}" not found`));
+    if (pod.forbidden) {
+      return writeHttpError(
+        socket,
+        403,
+        statusJson(403, 'Forbidden', `pods "${pod.name}" is forbidden: User "kube-spdy" cannot create resource "pods/portforward" in API group "" in the namespace "${pod.namespace}"`),
+      );
+    }
+    if (/websocket/i.test(String(req.headers.upgrade ?? ''))) {
+      // The WebSocket tunnel is not served yet: a 400 makes kubectl fall back to the SPDY upgrade.
+      return writeHttpError(socket, 400, statusJson(400, 'BadRequest', 'WebSocket port-forward tunnel not supported by this server'));
+    }
+    (req as http.IncomingMessage & { pod: FakePod }).pod = pod;
+    spdyUpgrade(req, socket, head);
+  };
+}
