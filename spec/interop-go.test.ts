@@ -1,7 +1,8 @@
 // Interop with Go moby/spdystream (the SPDY library under kubectl and the kubelet), both roles.
 // spec/interop/go/spdypeer.go is built once (GOPATH mode against Debian's golang-github-docker-spdystream-dev)
 // and driven per scenario; it prints one JSON object per line. Loopback only. kube-spdy runs with
-// flowControl: false (spdystream never sends WINDOW_UPDATE). In CI a missing Go toolchain or spdystream
+// flowControl: 'auto', the Kubernetes layers' default: it sends its SETTINGS and session WINDOW_UPDATE,
+// spdystream ignores them and never sends either, so kube-spdy stays in compatibility mode. In CI a missing Go toolchain or spdystream
 // fails this file, never skips it.
 import t, { type Test } from 'tap';
 import net from 'node:net';
@@ -186,7 +187,7 @@ async function startPeer(t: Test, role: Role, scenario: string, args: string[] =
       server.close();
     }
   }
-  const conn = new Connection(socket, { role: role === 'kube-spdy client ↔ Go server' ? 'client' : 'server', flowControl: false });
+  const conn = new Connection(socket, { role: role === 'kube-spdy client ↔ Go server' ? 'client' : 'server', flowControl: 'auto' });
   // Attached in the same tick as the constructor: no frame is processed before.
   conn.on('stream', (s) => handleGoStream(s, observed));
   conn.on('goaway', (g) => goaways.push(g));
@@ -213,6 +214,7 @@ async function startPeer(t: Test, role: Role, scenario: string, args: string[] =
 
 /** Closes kube-spdy's side (GOAWAY) and checks that spdystream saw a graceful close. */
 async function closeAndCheck(t: Test, p: Peer): Promise<void> {
+  t.equal(p.conn.flowControlActive, false, "'auto' stayed in compatibility mode with spdystream");
   await p.conn.close({ timeout: 5000 });
   t.equal(await p.closed, undefined, "kube-spdy's 'close' has no error");
   const end = await p.event('end', 10_000);

@@ -4,7 +4,8 @@ import { FrameType, GoawayStatus } from '../lib/frames/constants.js';
 import { encodePing, encodeSettings } from '../lib/frames/encoder.js';
 import { LivenessError } from '../lib/errors.js';
 import { RateLimit } from '../lib/session/limits.js';
-import { connectionPair, socketPair, FrameReader } from './helpers.js';
+import { connectionPair, socketPair, FrameReader, readAll, randomBytes } from './helpers.js';
+import { peerExcused } from '../lib/session/liveness.js';
 
 t.test('a peer that stops answering is declared dead within interval + timeout', async (t) => {
   const [a, b] = await socketPair();
@@ -76,4 +77,36 @@ t.test('RateLimit counts per one-second window', async (t) => {
   t.same([r.hit(0), r.hit(1), r.hit(2), r.hit(3)], [true, true, true, false]);
   t.equal(r.hit(1000), true, 'a new window');
   t.equal(new RateLimit(0).hit(), true, '0 disables');
+});
+
+t.test('a slow local reader is not a dead peer: no liveness failure while reading is paused', async (t) => {
+  // Compatibility mode: the unread stream pauses the socket, so the server's PING replies queue behind
+  // its DATA. The server is alive; liveness must not fire.
+  const { client, server, close } = await connectionPair({ flowControl: false, pingInterval: 50, pingTimeout: 100, streamHighWaterMark: 65536 }, { flowControl: false });
+  const payload = randomBytes(16 * 1024 * 1024, 7);
+  server.on('stream', (s) => {
+    s.reply({});
+    s.resume();
+    s.end(payload);
+  });
+  const stream = await client.createStream({});
+  stream.end();
+  stream.pause();
+  let closed: Error | undefined | null = null;
+  client.once('close', (e) => (closed = e ?? new Error('closed')));
+  await new Promise((r) => setTimeout(r, 1200)); // 12 ping intervals, many ping timeouts
+  t.equal(client.readPaused, true, 'reading is paused for the slow reader');
+  t.equal(closed, null, 'the connection was not declared dead');
+  t.ok((await readAll(stream)).equals(payload), 'the stream resumes byte-exact');
+  t.notOk(client.isClosed);
+  t.ok(Number.isFinite(await client.ping({ timeout: 2000 })), 'and PINGs are answered again');
+  await close();
+});
+
+t.test('peerExcused: a timeout counts only if reading never paused and nothing arrived', async (t) => {
+  const h = (paused: boolean, pauses: number, bytesIn: number) => ({ paused, pauses, bytesIn });
+  t.equal(peerExcused(h(false, 0, 10), h(false, 0, 10)), false, 'silent and reading: the peer is to blame');
+  t.equal(peerExcused(h(true, 1, 10), h(true, 1, 10)), true, 'paused throughout');
+  t.equal(peerExcused(h(false, 1, 10), h(false, 2, 10)), true, 'paused meanwhile');
+  t.equal(peerExcused(h(false, 1, 10), h(false, 1, 20)), true, 'bytes arrived');
 });

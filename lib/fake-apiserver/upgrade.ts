@@ -10,7 +10,7 @@ import { Connection } from '../session/connection.js';
 import { createUpgradeHandler, writeHttpError } from '../httpstream/server.js';
 import { statusJson } from '../httpstream/status.js';
 import { servePortForward } from '../portforward/server.js';
-import { PORT_FORWARD_PROTOCOL_V1 } from '../portforward/constants.js';
+import { PORT_FORWARD_PROTOCOL_V1, PORT_FORWARD_SESSION_DEFAULTS } from '../portforward/constants.js';
 import { dialTcp } from './dial.js';
 import { PORTFORWARD_PATH, type RouteContext } from './routes.js';
 import type { FakePod } from './types.js';
@@ -31,7 +31,8 @@ export function createUpgradeListener(ctx: UpgradeContext): (req: http.IncomingM
     onUpgrade: (socket, _protocol, req) => {
       const pod = (req as http.IncomingMessage & { pod: FakePod }).pod;
       socket.on('error', (err) => log('port-forward socket error: %s', err.message));
-      const conn = new Connection(socket, { role: 'server', flowControl: false });
+      // The kubelet has no stream cap; 100,000 is far above what a port-forward session needs.
+      const conn = new Connection(socket, { ...PORT_FORWARD_SESSION_DEFAULTS, maxConcurrentStreams: 100000, role: 'server' });
       ctx.connections.add(conn);
       conn.once('close', () => ctx.connections.delete(conn));
       const target = pod.host ?? '127.0.0.1';

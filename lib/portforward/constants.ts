@@ -22,3 +22,19 @@ export const DEFAULT_STREAM_CREATION_TIMEOUT = 30000;
 
 /** Most bytes of error-stream text kept for one forwarded connection. */
 export const MAX_ERROR_TEXT = 64 * 1024;
+
+/**
+ * Session options the port-forward layers (client dial, fake API server) use unless told otherwise:
+ * - `flowControl: 'auto'`: compatibility mode with moby/spdystream peers (kubelet, kubectl), full SPDY/3.1
+ *   windows with peers that implement them (kube-spdy's own client and server), per stream, so one unread
+ *   stream never holds back another.
+ * - `streamHighWaterMark: 1 MiB`: in compatibility mode the socket is paused whenever a stream's reader
+ *   falls this far behind; 64 KiB made bulk downloads pause and resume the socket every 64 KiB (measured
+ *   ~0.7× of kubectl's rate, 1 MiB ~1.0×).
+ * - `initialWindowSize: 1 MiB`: the window each stream grants once flow control is on (the same bound).
+ */
+export const PORT_FORWARD_SESSION_DEFAULTS = {
+  flowControl: 'auto',
+  streamHighWaterMark: 1024 * 1024,
+  initialWindowSize: 1024 * 1024,
+} as const;

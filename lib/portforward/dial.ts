@@ -6,7 +6,7 @@ import type { ConnectionOptions as TlsOptions } from 'node:tls';
 import { upgrade } from '../httpstream/client.js';
 import { Connection } from '../session/connection.js';
 import type { ConnectionOptions } from '../session/options.js';
-import { PORT_FORWARD_PROTOCOL_V1 } from './constants.js';
+import { PORT_FORWARD_PROTOCOL_V1, PORT_FORWARD_SESSION_DEFAULTS } from './constants.js';
 
 export interface DialPortForwardOptions {
   /** Extra request headers (Authorization, User-Agent). Never logged. */
@@ -16,12 +16,7 @@ export interface DialPortForwardOptions {
   /** Upgrade timeout, ms. Default 30000. */
   timeout?: number;
   signal?: AbortSignal;
-  /**
-   * Session options. Defaults here: `flowControl: false` (API servers and kubelets run moby/spdystream,
-   * which never sends WINDOW_UPDATE) and `streamHighWaterMark: 1 MiB` (in compatibility mode the socket
-   * is paused whenever a stream's reader falls this far behind; 64 KiB made bulk downloads pause and
-   * resume the socket every 64 KiB, measured ~0.7× of kubectl's rate, 1 MiB ~1.0×).
-   */
+  /** Session options. Defaults here: {@link PORT_FORWARD_SESSION_DEFAULTS} (`flowControl: 'auto'`, 1 MiB stream buffers and windows). */
   session?: Omit<ConnectionOptions, 'role'>;
 }
 
@@ -46,5 +41,5 @@ export async function dialPortForward(url: string | URL, options: DialPortForwar
     ...(options.timeout !== undefined ? { timeout: options.timeout } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
   });
-  return new Connection(up.socket, { flowControl: false, streamHighWaterMark: 1024 * 1024, ...options.session, role: 'client' });
+  return new Connection(up.socket, { ...PORT_FORWARD_SESSION_DEFAULTS, ...options.session, role: 'client' });
 }

@@ -129,6 +129,10 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Stream
   private closeError: Error | undefined;
   private readonly blockedReaders = new Set<Stream>();
   private socketPaused = false;
+  /** Times reading the socket was paused (liveness: a PING reply may sit unread behind DATA meanwhile). */
+  private pauseCount = 0;
+  /** Windows honoured now: `flowControl: true`, or `'auto'` once the peer showed it implements them. */
+  private flowOn: boolean;
   private counters = { bytesIn: 0, bytesOut: 0, framesIn: 0, framesOut: 0 };
   private rtt = Number.NaN;
   private readonly streamDrainWaiters = new Set<() => void>();
@@ -150,6 +154,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Stream
     super();
     this.options = resolveOptions(options);
     this.role = this.options.role;
+    this.flowOn = this.options.flowControl === true;
     this.socket = socket;
     this.nextStreamId = this.role === 'client' ? 1 : 2;
     this.nextPingId = this.role === 'client' ? 1 : 2;
@@ -163,7 +168,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Stream
     });
     this.sessionRecvWindow = new RecvWindow(DEFAULT_INITIAL_WINDOW);
     this.writer = new FrameWriter(socket, {
-      flowControl: this.options.flowControl,
+      flowControl: this.flowOn,
       maxDataFrameSize: this.options.maxDataFrameSize,
       sessionWindow: this.sessionSendWindow,
       onWrite: (n, type) => {
@@ -173,8 +178,9 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Stream
       },
       ...(flog.enabled ? { onData: (id: number, len: number, fin: boolean) => flog('%s -> DATA stream %d%s (%d bytes)', this.role, id, fin ? ' FIN' : '', len) } : {}),
     });
-    if (!this.options.flowControl) {
+    if (this.options.flowControl === false) {
       // Compatibility mode: the peer's windows are not honoured, so they must never block a send.
+      // ('auto' counts the session window from the start, so it is exact if the peer turns out to use it.)
       this.sessionSendWindow.size = MAX_WINDOW;
     }
     socket.on('data', this.onData);
@@ -188,6 +194,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Stream
     this.liveness = new Liveness(
       {
         ping: (o) => this.ping(o),
+        readHealth: () => ({ paused: this.socketPaused, pauses: this.pauseCount, bytesIn: this.counters.bytesIn }),
         activity: () => this.counters.framesIn + this.counters.framesOut - this.typeIn[FrameType.PING]! - this.typeOut[FrameType.PING]!,
         openStreams: () => this.streams.size,
         dead: (err) => this.fail(err),
@@ -202,7 +209,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Stream
     );
     // A client may speak first; a server must not (Go's round-tripper drops bytes that follow the 101).
     if (this.role === 'client') this.sendInitialSettings();
-    log('%s connection started (flow control %s)', this.role, this.options.flowControl ? 'on' : 'off');
+    log('%s connection started (flow control %s)', this.role, this.options.flowControl === 'auto' ? 'auto' : this.flowOn ? 'on' : 'off');
   }
 
   /** True once the connection is closed (or failed). */
@@ -213,6 +220,35 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Stream
   /** True after close() was called or GOAWAY was sent or received: no new streams. */
   get isGoingAway(): boolean {
     return this.goawaySent || this.closing !== null || this.goawayReceived !== null;
+  }
+
+  /**
+   * True while SPDY/3.1 windows are honoured both ways: always with `flowControl: true`, never with
+   * `false`, and with `'auto'` from the moment the peer sent SETTINGS INITIAL_WINDOW_SIZE or a WINDOW_UPDATE.
+   */
+  get flowControlActive(): boolean {
+    return this.flowOn;
+  }
+
+  /**
+   * True while we do not read the socket because a stream's reader is behind (compatibility mode): the
+   * peer is not to blame for anything that does not arrive meanwhile.
+   */
+  get readPaused(): boolean {
+    return this.socketPaused;
+  }
+
+  /** Frames received so far (a cheap counter: "has anything arrived since?"). */
+  get framesReceived(): number {
+    return this.counters.framesIn;
+  }
+
+  /**
+   * True when new streams here would wait behind others: the socket is paused for a slow reader (a
+   * stream holds more than its high-water mark), or our writes wait for the socket to drain.
+   */
+  get congested(): boolean {
+    return this.socketPaused || this.writer.blocked;
   }
 
   /** Number of streams open (not yet closed both ways). */
@@ -326,13 +362,13 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Stream
    * Closes gracefully: sends GOAWAY OK with the last-good-stream-id, refuses new streams, waits for open
    * streams to finish (at most `timeout` ms, default the connection's `closeTimeout`), then resets what is
    * left with CANCEL and ends the socket. Resolves when the socket is closed. Never rejects.
-   * With `flowControl: false` (moby/spdystream peers) the GOAWAY is sent after the drain instead: spdystream
+   * Without flow control in effect (moby/spdystream peers) the GOAWAY is sent after the drain instead: spdystream
    * stops reading at a GOAWAY and closes the TCP connection, which would cut the streams still in flight.
    */
   close(options: { timeout?: number } = {}): Promise<void> {
     if (this.closed) return Promise.resolve();
     if (this.closing) return this.closing;
-    if (this.options.flowControl) this.sendGoaway(GoawayStatus.OK);
+    if (this.flowOn) this.sendGoaway(GoawayStatus.OK);
     const timeout = options.timeout ?? this.options.closeTimeout;
     this.closing = new Promise<void>((resolve) => {
       const done = (): void => {
@@ -371,6 +407,8 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Stream
       role: this.role,
       ...this.counters,
       rtt: this.rtt,
+      flowControl: this.flowOn,
+      readPaused: this.socketPaused,
       openStreams: this.streams.size,
       framesByType: { in: byName(this.typeIn), out: byName(this.typeOut) },
       streams: [...this.streams.values()].map((s) => s.stats()),
@@ -416,7 +454,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Stream
 
   /** @internal */
   consumed(stream: Stream, n: number): void {
-    if (!this.options.flowControl || this.closed) return;
+    if (!this.flowOn || this.closed) return;
     if (stream.state === StreamState.CLOSED || stream.remoteFin) return;
     const delta = stream.recvWindow.consume(n);
     if (delta > 0) this.writeControl(encodeWindowUpdate(stream.id, delta), FrameType.WINDOW_UPDATE, stream.id);
@@ -515,7 +553,8 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Stream
 
   private onDataFrame(f: DataFrame): void {
     const len = f.data.length;
-    if (this.options.flowControl && !this.sessionRecvWindow.take(len)) {
+    // 'auto' is lenient: the peer may have sent before it saw our SETTINGS (the stream pauses the socket instead).
+    if (this.flowOn && !this.sessionRecvWindow.take(len, this.options.flowControl === 'auto' ? Infinity : 0)) {
       throw new SessionError(GoawayStatus.PROTOCOL_ERROR, `DATA of ${len} bytes overflows the session window (${this.sessionRecvWindow.available})`);
     }
     const stream = this.streams.get(f.streamId);
@@ -534,8 +573,8 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Stream
       this.releaseSession(len);
       throw new StreamError(f.streamId, RstStatus.STREAM_ALREADY_CLOSED, `DATA on stream ${f.streamId} after its FIN`);
     }
-    if (this.options.flowControl) {
-      if (!stream.recvWindow.take(len, this.windowSlack)) {
+    if (this.flowOn) {
+      if (!stream.recvWindow.take(len, this.options.flowControl === 'auto' ? Infinity : this.windowSlack)) {
         this.releaseSession(len);
         throw new StreamError(f.streamId, RstStatus.FLOW_CONTROL_ERROR, `DATA of ${len} bytes overflows the window of stream ${f.streamId}`);
       }
@@ -546,15 +585,16 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Stream
     const fin = (f.flags & FLAG_FIN) !== 0;
     const more = stream.pushData(f.data);
     if (fin) this.remoteFinished(stream);
-    else if (!more && !this.options.flowControl) {
-      // Compatibility mode: the peer ignores windows, so stop reading the socket until this reader catches up.
+    else if (!more && (!this.flowOn || (this.options.flowControl === 'auto' && stream.recvWindow.available < 0))) {
+      // Compatibility mode (or an 'auto' peer that overran the window before it saw ours): the peer does not
+      // wait for windows, so stop reading the socket until this reader catches up.
       this.blockedReaders.add(stream);
       this.pauseSocket();
     }
   }
 
   private releaseSession(n: number): void {
-    if (!this.options.flowControl || n === 0) return;
+    if (!this.flowOn || n === 0) return;
     const delta = this.sessionRecvWindow.consume(n);
     if (delta > 0) this.writeControl(encodeWindowUpdate(0, delta), FrameType.WINDOW_UPDATE, 0);
   }
@@ -639,6 +679,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Stream
       seen.add(e.id);
       if (e.id === SettingsId.INITIAL_WINDOW_SIZE) {
         if (e.value > MAX_WINDOW) throw new SessionError(GoawayStatus.PROTOCOL_ERROR, `SETTINGS INITIAL_WINDOW_SIZE ${e.value} exceeds 2^31-1`);
+        this.peerSpeaksFlowControl('SETTINGS INITIAL_WINDOW_SIZE');
         const shift = e.value - this.peerInitialWindow;
         this.peerInitialWindow = e.value;
         // §2.6.8: every existing stream window changes by the difference and may go negative.
@@ -695,17 +736,19 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Stream
   private onWindowUpdate(f: WindowUpdateFrame): void {
     if (f.streamId === 0) {
       if (f.delta === 0) throw new SessionError(GoawayStatus.PROTOCOL_ERROR, 'WINDOW_UPDATE on the session with delta 0');
-      if (!this.options.flowControl) return;
+      this.peerSpeaksFlowControl('WINDOW_UPDATE');
+      if (!this.flowOn) return;
       if (!this.sessionSendWindow.add(f.delta)) {
         throw new SessionError(GoawayStatus.PROTOCOL_ERROR, `WINDOW_UPDATE overflows the session window past 2^31-1`);
       }
       this.writer.wakeAll(this.streams.values());
       return;
     }
+    this.peerSpeaksFlowControl('WINDOW_UPDATE');
     const stream = this.streams.get(f.streamId);
     if (!stream) return; // may race with the stream's end
     if (f.delta === 0) throw new StreamError(f.streamId, RstStatus.FLOW_CONTROL_ERROR, `WINDOW_UPDATE on stream ${f.streamId} with delta 0`);
-    if (!this.options.flowControl) return;
+    if (!this.flowOn) return;
     if (!stream.sendWindow.add(f.delta)) {
       throw new StreamError(f.streamId, RstStatus.FLOW_CONTROL_ERROR, `WINDOW_UPDATE overflows the window of stream ${f.streamId}`);
     }
@@ -713,6 +756,18 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Stream
   }
 
   // ---- helpers ----
+
+  /**
+   * `flowControl: 'auto'`: the peer sent SETTINGS INITIAL_WINDOW_SIZE or a WINDOW_UPDATE, so it implements
+   * SPDY/3.1 windows (§2.6.8): honour them from now on, both ways. Our windows were counted all along
+   * (send side: every DATA frame; receive side: the peer's DATA all follows its first SETTINGS/WINDOW_UPDATE).
+   */
+  private peerSpeaksFlowControl(what: string): void {
+    if (this.flowOn || this.options.flowControl !== 'auto') return;
+    this.flowOn = true;
+    this.writer.setFlowControl(true);
+    log('%s: peer sent %s: flow control on', this.role, what);
+  }
 
   private inflate(block: Buffer): Buffer {
     try {
@@ -790,13 +845,14 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Stream
 
   private sendInitialSettings(): void {
     this.settingsSent = true;
-    if (!this.options.flowControl) return; // spdystream peers ignore SETTINGS; stay quiet
+    if (this.options.flowControl === false) return; // spdystream peers ignore SETTINGS; stay quiet
     const win = this.options.initialWindowSize;
     const entries: SettingsEntry[] = [{ id: SettingsId.MAX_CONCURRENT_STREAMS, flags: 0, value: this.options.maxConcurrentStreams }];
-    if (win !== DEFAULT_INITIAL_WINDOW) entries.push({ id: SettingsId.INITIAL_WINDOW_SIZE, flags: 0, value: win });
+    // 'auto' always states its window: that is how an 'auto' peer learns that we implement windows.
+    if (win !== DEFAULT_INITIAL_WINDOW || this.options.flowControl === 'auto') entries.push({ id: SettingsId.INITIAL_WINDOW_SIZE, flags: 0, value: win });
     this.writeControl(encodeSettings(0, entries), FrameType.SETTINGS, 0);
     if (win !== DEFAULT_INITIAL_WINDOW) {
-      if (win < DEFAULT_INITIAL_WINDOW) {
+      if (win < DEFAULT_INITIAL_WINDOW && this.flowOn) {
         // The peer may already be sending under the default 64 KiB window. Once the echo of a PING sent
         // after the SETTINGS is back, the peer has applied it (frames are handled in order): be strict again.
         this.windowSlack = DEFAULT_INITIAL_WINDOW - win;
@@ -837,6 +893,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Stream
   private pauseSocket(): void {
     if (!this.socketPaused) {
       this.socketPaused = true;
+      this.pauseCount++;
       this.socket.pause();
     }
   }

@@ -14,9 +14,15 @@ export interface ConnectionOptions {
    * - `false` (compatibility mode): for moby/spdystream peers (kubectl, kubelet, containerd, CRI-O), which
    *   never send WINDOW_UPDATE: a sender that waited would stall after 64 KiB. Nothing waits on a window;
    *   the receiver bounds what it buffers by pausing the socket while a stream's reader is behind.
-   * The Kubernetes layers (`lib/portforward`, the fake API server, the CLI) default to `false`.
+   * - `'auto'`: starts in compatibility mode and switches to full windows both ways as soon as the peer
+   *   shows it implements them (it sends SETTINGS INITIAL_WINDOW_SIZE or a WINDOW_UPDATE). We send our
+   *   SETTINGS (INITIAL_WINDOW_SIZE, MAX_CONCURRENT_STREAMS) and the session WINDOW_UPDATE as `true`
+   *   does (spdystream reads and ignores both). DATA a peer sent beyond a window before it saw ours is
+   *   not an error: that stream is bounded by pausing the socket, as in compatibility mode. See
+   *   {@link Connection.flowControlActive}.
+   * The Kubernetes layers (`lib/portforward`, the fake API server, the CLI) default to `'auto'`.
    */
-  flowControl?: boolean;
+  flowControl?: boolean | 'auto';
   /** Receive window we grant each stream, bytes (sent in SETTINGS INITIAL_WINDOW_SIZE when not 64 KiB). Default 65536. */
   initialWindowSize?: number;
   /** Receive window of the whole session, bytes (grown by a WINDOW_UPDATE on stream 0). Default 16 MiB. */
@@ -105,9 +111,12 @@ const NUMERIC: Record<NumericOption, [number, number, number]> = {
   maxResetRate: [10000, 0, 0x7fffffff],
 };
 
-/** Fills in defaults and checks ranges. @throws TypeError for a bad role, RangeError for a number out of range. */
+/** Fills in defaults and checks ranges. @throws TypeError for a bad role or flowControl, RangeError for a number out of range. */
 export function resolveOptions(o: ConnectionOptions): ResolvedOptions {
   if (o.role !== 'client' && o.role !== 'server') throw new TypeError(`role must be 'client' or 'server', got ${String(o.role)}`);
+  if (o.flowControl !== undefined && typeof o.flowControl !== 'boolean' && o.flowControl !== 'auto') {
+    throw new TypeError(`flowControl must be true, false or 'auto', got ${String(o.flowControl)}`);
+  }
   const numbers = {} as Record<NumericOption, number>;
   for (const [k, [dflt, min, max]] of Object.entries(NUMERIC) as [NumericOption, [number, number, number]][]) {
     const v = o[k] ?? dflt;

@@ -36,6 +36,10 @@ export interface ConnectionStats {
   framesOut: number;
   /** Last measured PING round trip, ms (NaN before the first). */
   rtt: number;
+  /** True while SPDY/3.1 windows are honoured (see {@link Connection.flowControlActive}). */
+  flowControl: boolean;
+  /** True while reading the socket is paused for a slow stream reader (compatibility mode). */
+  readPaused: boolean;
   openStreams: number;
   /** Frames by type name (`DATA`, `SYN_STREAM`, … `UNKNOWN`), received and sent. */
   framesByType: { in: Record<string, number>; out: Record<string, number> };

@@ -34,7 +34,7 @@ export interface Sendable {
 }
 
 export interface WriterOptions {
-  /** When false (compatibility mode), windows are counted but never waited on. */
+  /** When false (compatibility mode), windows are counted but never waited on. Changed by {@link FrameWriter.setFlowControl}. */
   flowControl: boolean;
   /** Largest DATA payload written in one frame, bytes. */
   maxDataFrameSize: number;
@@ -71,7 +71,7 @@ export class FrameWriter {
 
   constructor(socket: Duplex, opts: WriterOptions) {
     this.socket = socket;
-    this.opts = opts;
+    this.opts = { ...opts };
   }
 
   /** Bytes of control frames waiting. */
@@ -122,6 +122,16 @@ export class FrameWriter {
     }
     const items = s.pending.splice(0);
     for (const it of items) it.cb?.(err);
+  }
+
+  /** Starts (or stops) waiting on windows: `flowControl: 'auto'` switching on. Streams stalled on a window are woken by WINDOW_UPDATEs. */
+  setFlowControl(on: boolean): void {
+    this.opts.flowControl = on;
+  }
+
+  /** True while the socket is over its buffer and the scheduler waits for 'drain'. */
+  get blocked(): boolean {
+    return this.waitingDrain;
   }
 
   /** Stops writing; later writes are dropped. */
