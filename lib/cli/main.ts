@@ -6,6 +6,7 @@ import { KubeSpdyError } from '../errors.js';
 import { portForwardCommand, PORT_FORWARD_USAGE } from './port-forward.js';
 import { fakeApiServerCommand, FAKE_APISERVER_USAGE } from './fake-apiserver-command.js';
 import { demoCommand, DEMO_USAGE } from './demo.js';
+import { benchCommand, BENCH_USAGE } from './bench.js';
 import { processIo, type Io } from './io.js';
 
 export const USAGE = `Usage: kube-spdy COMMAND [options]
@@ -14,6 +15,7 @@ Commands:
   port-forward    forward local ports to a pod (like kubectl port-forward, but it keeps working)
   fake-apiserver  a fake Kubernetes API server on loopback that kubectl can port-forward through
   demo            run a pod, the fake API server and a port-forward on loopback, and check them
+  bench           benchmark suites on loopback, as ratios against kubectl, spdy-transport, Go spdystream
 
 Run 'kube-spdy COMMAND --help' for a command's options.`;
 
@@ -21,6 +23,7 @@ const commands: Record<string, { run: (argv: string[], io: Io) => Promise<number
   'port-forward': { run: portForwardCommand, usage: PORT_FORWARD_USAGE },
   'fake-apiserver': { run: fakeApiServerCommand, usage: FAKE_APISERVER_USAGE },
   demo: { run: demoCommand, usage: DEMO_USAGE },
+  bench: { run: benchCommand, usage: BENCH_USAGE },
 };
 
 /** Runs the command line `argv` (without node and the script); resolves with the exit code. */

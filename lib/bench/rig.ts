@@ -1,0 +1,96 @@
+/**
+ * The port-forward rig of the bench suites `portforward`, `memory` and `load`: the same target reached
+ * directly, through `kube-spdy port-forward` and through `kubectl port-forward`, each forwarder a process
+ * of its own (as a user runs it) against the same API server and pod. The pod service and kube-spdy's
+ * fake API server run in processes of their own too. With `--kubeconfig`, the user's cluster is used
+ * instead (no direct path).
+ */
+import os from 'node:os';
+import path from 'node:path';
+import { mkdtemp, rm } from 'node:fs/promises';
+import type { BenchOptions } from './harness.js';
+import { getOnce } from './http-load.js';
+import { BIN, Child, ROOT } from './util.js';
+
+export interface RigPath {
+  id: 'direct' | 'kube-spdy' | 'kubectl';
+  label: string;
+  port: number;
+  /** The forwarder's process id (none for direct). */
+  pid?: number;
+}
+
+export interface Rig {
+  server: string;
+  paths: RigPath[];
+  /** Path for small requests. */
+  path: string;
+  /** Path and size of the bulk download, when there is one. */
+  bulk?: { path: string; bytes?: number };
+  notes: string[];
+  stop(): Promise<void>;
+}
+
+const FORWARDING = /Forwarding from 127\.0\.0\.1:(\d+)/;
+
+/** Starts the rig; `bulkBytes` is the download size on the local pod. */
+export async function startRig(options: BenchOptions, bulkBytes: number, progress: (t: string) => void): Promise<Rig> {
+  const children: Child[] = [];
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'kube-spdy-bench-'));
+  const stop = async () => {
+    await Promise.all(children.map((c) => c.stop()));
+    await rm(dir, { recursive: true, force: true });
+  };
+  try {
+    const notes: string[] = [];
+    const paths: RigPath[] = [];
+    let kubeconfig: string;
+    let target: string;
+    let remote: number;
+    let server: string;
+    const extra: string[] = [];
+    let bulk: Rig['bulk'];
+    if (options.kubeconfig) {
+      kubeconfig = options.kubeconfig;
+      target = options.target!;
+      remote = options.port!;
+      server = `your cluster (${target} port ${remote})`;
+      if (options.context) extra.push('--context', options.context);
+      if (options.namespace) extra.push('--namespace', options.namespace);
+      if (options.bulkPath) bulk = { path: options.bulkPath };
+      else notes.push('no --bulk-path: bulk download skipped.');
+    } else {
+      progress('starting the pod service and the fake API server');
+      const pod = new Child(process.execPath, [path.join(ROOT, 'dist', 'bench', 'pod.js')]);
+      children.push(pod);
+      remote = Number((await pod.line(/pod (\d+)/))[1]);
+      kubeconfig = path.join(dir, 'kubeconfig');
+      const api = new Child(process.execPath, [BIN, 'fake-apiserver', '--pod', 'default/bench', '--kubeconfig-out', kubeconfig]);
+      children.push(api);
+      await api.line(/Wrote kubeconfig/);
+      target = 'pod/bench';
+      server = "kube-spdy's fake API server";
+      paths.push({ id: 'direct', label: 'direct to the pod service', port: remote });
+      bulk = { path: `/bytes?n=${bulkBytes}`, bytes: bulkBytes };
+    }
+    progress('starting kube-spdy port-forward');
+    const ours = new Child(process.execPath, [BIN, 'port-forward', '--kubeconfig', kubeconfig, ...extra, target, `:${remote}`]);
+    children.push(ours);
+    paths.push({ id: 'kube-spdy', label: 'kube-spdy port-forward', port: Number((await ours.line(FORWARDING))[1]), pid: ours.pid });
+    if (!options.noKubectl) {
+      progress('starting kubectl port-forward');
+      const kubectl = new Child('kubectl', ['--kubeconfig', kubeconfig, ...extra, 'port-forward', target, `:${remote}`], { KUBECACHEDIR: path.join(dir, 'cache') });
+      children.push(kubectl);
+      paths.push({ id: 'kubectl', label: 'kubectl port-forward', port: Number((await kubectl.line(FORWARDING))[1]), pid: kubectl.pid });
+    } else {
+      notes.push('kubectl is not installed or --no-kubectl: no kubectl baseline.');
+    }
+    const reqPath = options.path ?? '/';
+    progress('warming up');
+    for (const p of paths) for (let i = 0; i < 100; i++) await getOnce(p.port, reqPath);
+    return { server, paths, path: reqPath, ...(bulk ? { bulk } : {}), notes, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
