@@ -8,7 +8,7 @@
 import { parseArgs } from 'node:util';
 import { InvalidArgumentError, UpgradeError } from '../errors.js';
 import { PortForwarder } from '../portforward/client.js';
-import { dialPortForward, portForwardUrl } from '../portforward/dial.js';
+import { dialPortForward, portForwardUrl, parseTransport, type PortForwardTransport } from '../portforward/dial.js';
 import { parsePortSpec, formatHostPort } from '../portforward/ports.js';
 import { loadClusterAccess } from './kubeconfig.js';
 import { getJson, apiErrorMessage } from './api.js';
@@ -24,6 +24,9 @@ Options:
   -n, --namespace NS     namespace (default: the context's, else "default")
   --address LIST         addresses to listen on, comma separated: IPs or localhost (default: localhost)
   --pod-running-timeout MS  (accepted for kubectl compatibility; the pod must be Running)
+  --transport T          auto (default: the WebSocket tunnel, falling back to the SPDY upgrade when the
+                         server refuses it), websocket, or spdy. KUBECTL_PORT_FORWARD_WEBSOCKETS=false
+                         in the environment means spdy, as for kubectl.
   -h, --help             show this help
 
 Ports: LOCAL:REMOTE, :REMOTE (a free local port) or REMOTE (the same local port).`;
@@ -34,6 +37,12 @@ export function parseTarget(t: string): string {
   if (m) return m[2]!;
   if (/^[a-z]+\//.test(t)) throw new InvalidArgumentError(`unsupported target "${t}": only pod/NAME is supported for now`);
   throw new InvalidArgumentError(`invalid pod name "${t}"`);
+}
+
+/** kubectl's switch: `KUBECTL_PORT_FORWARD_WEBSOCKETS=false` (or 0) skips the WebSocket tunnel. */
+export function transportFromEnv(env: NodeJS.ProcessEnv): PortForwardTransport {
+  const v = env.KUBECTL_PORT_FORWARD_WEBSOCKETS?.trim().toLowerCase();
+  return v === 'false' || v === '0' ? 'spdy' : 'auto';
 }
 
 /** Runs the command; resolves with the exit code once forwarding stops (SIGINT/SIGTERM → 0). */
@@ -47,6 +56,7 @@ export async function portForwardCommand(argv: string[], io: Io): Promise<number
       namespace: { type: 'string', short: 'n' },
       address: { type: 'string', multiple: true },
       'pod-running-timeout': { type: 'string' },
+      transport: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -58,6 +68,7 @@ export async function portForwardCommand(argv: string[], io: Io): Promise<number
   const podName = parseTarget(positionals[0]!);
   const ports = positionals.slice(1).map(parsePortSpec);
   const addresses = values.address ?? ['localhost'];
+  const transport = values.transport !== undefined ? parseTransport(values.transport) : transportFromEnv(process.env);
   const access = await loadClusterAccess(values.kubeconfig, values.context);
   const namespace = values.namespace ?? access.namespace;
 
@@ -76,6 +87,7 @@ export async function portForwardCommand(argv: string[], io: Io): Promise<number
       dialPortForward(url, {
         headers: { ...access.headers, 'User-Agent': 'kube-spdy' },
         tls: access.tls,
+        transport,
         signal,
         // kubectl pings every 5 s but never times out; a missed reply here marks the connection dead,
         // and the next local connection dials a new one.

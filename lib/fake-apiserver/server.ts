@@ -22,9 +22,11 @@ export async function startFakeApiServer(options: FakeApiServerOptions): Promise
 
   const authorized = (req: http.IncomingMessage): boolean => !options.token || req.headers.authorization === `Bearer ${options.token}`;
   const ctx = { pods, authorized, address: () => `${host}:${port}`, connections, streamCreationTimeout: options.streamCreationTimeout };
+  const transports = options.transports ?? ['websocket', 'spdy'];
+  const upgradeCtx = { ...ctx, websocket: transports.includes('websocket'), spdy: transports.includes('spdy') };
 
   const server = http.createServer(createRequestHandler(ctx));
-  server.on('upgrade', createUpgradeListener(ctx));
+  server.on('upgrade', createUpgradeListener(upgradeCtx));
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -23,6 +23,12 @@ export interface FakeApiServerOptions {
   token?: string;
   /** Wait for both streams of a pair, ms. Default 30000. */
   streamCreationTimeout?: number;
+  /**
+   * Port-forward transports served. Default `['websocket', 'spdy']`. Without `'spdy'` the SPDY upgrade
+   * is answered 400 (a gateway that passes only WebSockets: kubectl's default path must work); without
+   * `'websocket'` the tunnel is answered 400 (an API server before 1.31: clients fall back to SPDY).
+   */
+  transports?: ('websocket' | 'spdy')[];
 }
 
 export interface FakeApiServer {

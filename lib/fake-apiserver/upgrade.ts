@@ -1,7 +1,8 @@
 /**
- * The fake API server's port-forward upgrade: the SPDY/3.1 upgrade served by kube-spdy's own
- * port-forward server. A WebSocket tunnel request is answered 400, so kubectl falls back to SPDY.
- * Port N of a pod dials `HOST:N` (default 127.0.0.1).
+ * The fake API server's port-forward upgrades, both served by kube-spdy's own port-forward server:
+ * the WebSocket tunnel (`GET`, `SPDY/3.1+portforward.k8s.io`, kubectl's default since 1.31) and the
+ * SPDY/3.1 upgrade (`POST`). Either can be refused (`transports` option) to exercise a client's
+ * fallback or a gateway that passes only WebSockets. Port N of a pod dials `HOST:N` (default 127.0.0.1).
  */
 import type http from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -11,6 +12,8 @@ import { createUpgradeHandler, writeHttpError } from '../httpstream/server.js';
 import { statusJson } from '../httpstream/status.js';
 import { servePortForward } from '../portforward/server.js';
 import { PORT_FORWARD_PROTOCOL_V1, PORT_FORWARD_SESSION_DEFAULTS } from '../portforward/constants.js';
+import { createTunnelHandler, isWebSocketUpgrade } from '../httpstream/websocket-server.js';
+import { TUNNEL_PROTOCOL_PORT_FORWARD } from '../httpstream/websocket-client.js';
 import { dialTcp } from './dial.js';
 import { PORTFORWARD_PATH, type RouteContext } from './routes.js';
 import type { FakePod } from './types.js';
@@ -22,27 +25,30 @@ export interface UpgradeContext extends RouteContext {
   connections: Set<Connection>;
   /** Wait for both streams of a pair, ms (undefined: the port-forward server's default). */
   streamCreationTimeout: number | undefined;
+  /** Serve the WebSocket tunnel (else 400, as API servers before 1.31). */
+  websocket: boolean;
+  /** Serve the SPDY upgrade (else 400, as a gateway that passes only WebSockets). */
+  spdy: boolean;
 }
 
 /** The `upgrade` handler of the HTTP server. */
 export function createUpgradeListener(ctx: UpgradeContext): (req: http.IncomingMessage, socket: Duplex, head: Buffer) => void {
-  const spdyUpgrade = createUpgradeHandler({
-    protocols: [PORT_FORWARD_PROTOCOL_V1],
-    onUpgrade: (socket, _protocol, req) => {
-      const pod = (req as http.IncomingMessage & { pod: FakePod }).pod;
-      socket.on('error', (err) => log('port-forward socket error: %s', err.message));
-      // The kubelet has no stream cap; 100,000 is far above what a port-forward session needs.
-      const conn = new Connection(socket, { ...PORT_FORWARD_SESSION_DEFAULTS, maxConcurrentStreams: 100000, role: 'server' });
-      ctx.connections.add(conn);
-      conn.once('close', () => ctx.connections.delete(conn));
-      const target = pod.host ?? '127.0.0.1';
-      servePortForward(conn, {
-        target: `${pod.namespace}/${pod.name}`,
-        ...(ctx.streamCreationTimeout !== undefined ? { streamCreationTimeout: ctx.streamCreationTimeout } : {}),
-        dial: (p, signal) => dialTcp(target, p, signal),
-      });
-    },
-  });
+  const serve = (socket: Duplex, req: http.IncomingMessage): void => {
+    const pod = (req as http.IncomingMessage & { pod: FakePod }).pod;
+    socket.on('error', (err) => log('port-forward socket error: %s', err.message));
+    // The kubelet has no stream cap; 100,000 is far above what a port-forward session needs.
+    const conn = new Connection(socket, { ...PORT_FORWARD_SESSION_DEFAULTS, maxConcurrentStreams: 100000, role: 'server' });
+    ctx.connections.add(conn);
+    conn.once('close', () => ctx.connections.delete(conn));
+    const target = pod.host ?? '127.0.0.1';
+    servePortForward(conn, {
+      target: `${pod.namespace}/${pod.name}`,
+      ...(ctx.streamCreationTimeout !== undefined ? { streamCreationTimeout: ctx.streamCreationTimeout } : {}),
+      dial: (p, signal) => dialTcp(target, p, signal),
+    });
+  };
+  const spdyUpgrade = createUpgradeHandler({ protocols: [PORT_FORWARD_PROTOCOL_V1], onUpgrade: (socket, _protocol, req) => serve(socket, req) });
+  const tunnel = createTunnelHandler({ protocols: [TUNNEL_PROTOCOL_PORT_FORWARD], onTunnel: (socket, _protocol, req) => serve(socket, req) });
 
   return (req, socket, head) => {
     socket.on('error', () => {});
@@ -60,11 +66,13 @@ export function createUpgradeListener(ctx: UpgradeContext): (req: http.IncomingM
         statusJson(403, 'Forbidden', `pods "${pod.name}" is forbidden: User "kube-spdy" cannot create resource "pods/portforward" in API group "" in the namespace "${pod.namespace}"`),
       );
     }
-    if (/websocket/i.test(String(req.headers.upgrade ?? ''))) {
-      // The WebSocket tunnel is not served yet: a 400 makes kubectl fall back to the SPDY upgrade.
-      return writeHttpError(socket, 400, statusJson(400, 'BadRequest', 'WebSocket port-forward tunnel not supported by this server'));
-    }
     (req as http.IncomingMessage & { pod: FakePod }).pod = pod;
+    if (isWebSocketUpgrade(req)) {
+      // An API server before 1.31 answers 400 here (`query parameter "port" is required`): kubectl falls back.
+      if (!ctx.websocket) return writeHttpError(socket, 400, statusJson(400, 'BadRequest', 'WebSocket port-forward tunnel not supported by this server'));
+      return tunnel(req, socket, head);
+    }
+    if (!ctx.spdy) return writeHttpError(socket, 400, statusJson(400, 'BadRequest', 'the SPDY/3.1 upgrade is refused by this server (WebSocket tunnel only)'));
     spdyUpgrade(req, socket, head);
   };
 }

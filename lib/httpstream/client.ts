@@ -27,6 +27,12 @@ export const MAX_ERROR_BODY = 64 * 1024;
 /** Default of {@link UpgradeOptions.timeout} (ms). */
 export const DEFAULT_UPGRADE_TIMEOUT = 30_000;
 
+/**
+ * Creates the connection for a request, as `http.request`'s `createConnection` (callback form): for an
+ * https: URL the socket it yields must already speak TLS. Used for proxies (HTTP CONNECT, SOCKS5).
+ */
+export type CreateConnection = (options: object, callback: (err: Error | null, socket?: Duplex) => void) => void;
+
 /** Options of {@link upgrade}. */
 export interface UpgradeOptions {
   /** HTTP method. Default `'POST'` (what kubectl uses for port-forward; exec/attach also accept GET). */
@@ -45,6 +51,8 @@ export interface UpgradeOptions {
   tls?: ConnectionOptions;
   /** Time allowed for connect + TLS + the response head (and the error body of a non-101), in ms. Default 30000; 0 disables it. */
   timeout?: number;
+  /** Creates the connection (a proxy tunnel, TLS already applied for https:). Default: a direct TCP/TLS connection. */
+  createConnection?: CreateConnection;
   /** Aborts the upgrade while it is in progress. It has no effect on the socket once resolved. */
   signal?: AbortSignal;
   /**
@@ -120,6 +128,11 @@ export async function upgrade(url: string | URL, options: UpgradeOptions): Promi
     headers,
     agent: false,
   };
+  if (options.createConnection) {
+    // With no agent, Node's ClientRequest calls createConnection(options, oncreate) itself.
+    delete requestOptions.agent;
+    (requestOptions as { createConnection?: unknown }).createConnection = options.createConnection;
+  }
   if (target.username !== '' || target.password !== '') {
     requestOptions.auth = `${decodeURIComponent(target.username)}:${decodeURIComponent(target.password)}`;
   }
