@@ -4,8 +4,10 @@
  *
  * Codes (stable, part of the public API):
  * - `ERR_SPDY_SESSION`   {@link SessionError}: the whole connection fails; `status` is the GOAWAY status.
- * - `ERR_SPDY_STREAM`    {@link StreamError}: one stream fails; `status` is the RST_STREAM status.
- * - `ERR_SPDY_RESET`     {@link StreamResetError}: the peer reset the stream; `status` is what it sent.
+ * - `ERR_SPDY_STREAM`    {@link StreamError}: one stream failed on this side (a protocol violation we
+ *                         detected, our refusal); `status` is the RST_STREAM status, `fromPeer` false.
+ * - `ERR_SPDY_RESET`     {@link StreamResetError} (a StreamError with `fromPeer` true): the peer reset
+ *                         the stream; `status` is what it sent; `retryable` for REFUSED_STREAM.
  * - `ERR_SPDY_GOAWAY`    {@link GoawayError}: the stream was above the peer's last-good-stream-id;
  *                         `retryable` is true (it was not processed, SPDY/3.1 §2.6.6).
  * - `ERR_SPDY_TIMEOUT`   {@link TimeoutError}: an operation did not finish in time; `timeout` in ms.
@@ -51,29 +53,33 @@ export class SessionError extends KubeSpdyError {
   }
 }
 
-/** A stream error: the stream is reset with RST_STREAM `status`. */
+/**
+ * A stream error: one stream failed and is (or was) reset with RST_STREAM `status` (SPDY/3.1 §2.4.2).
+ * `fromPeer` tells who reset it: false when this side detected the error or refused the stream (our
+ * concurrency limit, a protocol violation of the peer's frames), true when the peer sent the RST_STREAM
+ * (then the error is a {@link StreamResetError}, code `ERR_SPDY_RESET`).
+ */
 export class StreamError extends KubeSpdyError {
   readonly streamId: number;
   /** RST_STREAM status (1 PROTOCOL_ERROR … 11 FRAME_TOO_LARGE). */
   readonly status: number;
-  constructor(streamId: number, status: number, message: string, options?: { cause?: unknown }) {
-    super('ERR_SPDY_STREAM', message, options);
+  /** True when the peer sent the RST_STREAM; false for a local reset or refusal. */
+  readonly fromPeer: boolean;
+  /** True for REFUSED_STREAM: the stream was not processed and may be retried (§2.4.2). */
+  readonly retryable: boolean;
+  constructor(streamId: number, status: number, message: string, options?: { cause?: unknown; fromPeer?: boolean }) {
+    super(options?.fromPeer ? 'ERR_SPDY_RESET' : 'ERR_SPDY_STREAM', message, options);
     this.streamId = streamId;
     this.status = status;
+    this.fromPeer = options?.fromPeer === true;
+    this.retryable = status === 3;
   }
 }
 
-/** The peer reset the stream with RST_STREAM `status`. */
-export class StreamResetError extends KubeSpdyError {
-  readonly streamId: number;
-  readonly status: number;
-  /** True for REFUSED_STREAM: the peer did not process the stream, it may be retried. */
-  readonly retryable: boolean;
+/** The peer reset the stream with RST_STREAM `status`: a {@link StreamError} with `fromPeer` true. */
+export class StreamResetError extends StreamError {
   constructor(streamId: number, status: number, message: string) {
-    super('ERR_SPDY_RESET', message);
-    this.streamId = streamId;
-    this.status = status;
-    this.retryable = status === 3;
+    super(streamId, status, message, { fromPeer: true });
   }
 }
 

@@ -120,8 +120,9 @@ for (const impl of engines) {
   t.test(`decompressor: ${impl}`, { skip }, async (t) => suite(t, impl));
 }
 
-t.test("'auto' picks zlib-sync when it loads", async (t) => {
-  t.equal(new HeaderDecompressor().implementation, isZlibSyncAvailable() ? 'zlib-sync' : 'pako');
+t.test("pako is the default; 'auto' picks zlib-sync when it loads", async (t) => {
+  t.equal(new HeaderDecompressor().implementation, 'pako', 'pako by default (zlib-sync leaks its native state)');
+  t.equal(new HeaderDecompressor({ implementation: 'auto' }).implementation, isZlibSyncAvailable() ? 'zlib-sync' : 'pako');
   t.equal(new HeaderDecompressor({ implementation: 'pako' }).implementation, 'pako');
   t.throws(() => new HeaderDecompressor({ maxInflatedSize: 0 }), RangeError);
   t.equal(DEFAULT_MAX_INFLATED_SIZE, 262144);

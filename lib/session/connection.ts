@@ -4,8 +4,11 @@
  *
  * Frames are handled inline, in order, at one dispatch point ({@link Connection.processFrame}); every
  * handler either handles its frame or raises a typed error: a {@link StreamError} resets one stream
- * with RST_STREAM, a {@link SessionError} sends GOAWAY with the last-good-stream-id and closes
- * (rules: shared reference `spdy31-wire.md`, "Streams").
+ * with RST_STREAM (§2.4.2), a {@link SessionError} sends GOAWAY with the last-good-stream-id and closes
+ * (§2.4.1). A stream's state changes only through its transition table (`state.ts`); the connection
+ * dispatches events into it and carries out the actions. Live streams, ids and counts are kept by the
+ * {@link StreamTable}; every frame of a stream but SYN_STREAM and RST_STREAM leaves through that stream's
+ * queue in the {@link FrameWriter}.
  *
  * Events (eventemitter3):
  * - `'stream' (stream: Stream)`: the peer opened a stream; answer with `stream.reply(headers)` or
@@ -16,6 +19,10 @@
  * - `'error' (err: Error)`: a session error happened (also reported by `'close'`); eventemitter3 never
  *   throws for an unheard `'error'`.
  * - `'ping' (id: number)`: the peer pinged us (we already answered).
+ *
+ * An exception thrown by a listener (of these events, or of a stream's `'data'`, `'reply'`,
+ * `'headers'`) is the application's: it is rethrown asynchronously (as an uncaught exception, like any
+ * listener error) and never turned into a GOAWAY for the peer; the connection goes on.
  */
 import type { Duplex } from 'node:stream';
 import { EventEmitter } from 'eventemitter3';
@@ -49,21 +56,13 @@ import type {
   SettingsEntry,
 } from '../frames/types.js';
 import { FrameDecoder } from '../frames/decoder.js';
-import {
-  encodeSynStream,
-  encodeSynReply,
-  encodeRstStream,
-  encodeSettings,
-  encodePing,
-  encodeGoaway,
-  encodeHeaders,
-  encodeWindowUpdate,
-} from '../frames/encoder.js';
-import { HeaderCompressor, HeaderDecompressor, parseHeaderBlock } from '../compression/index.js';
+import { encodeRstStream, encodeSettings, encodePing, encodeGoaway, encodeWindowUpdate } from '../frames/encoder.js';
+import { HeaderCompressor, HeaderDecompressor, parseHeaderBlock, serializeHeaderBlock } from '../compression/index.js';
 import {
   AbortError,
   ClosedError,
   GoawayError,
+  InvalidArgumentError,
   SessionError,
   StreamError,
   StreamResetError,
@@ -73,11 +72,13 @@ import {
 } from '../errors.js';
 import { resolveOptions, type ConnectionOptions, type ResolvedOptions } from './options.js';
 import { SendWindow, RecvWindow } from './flow.js';
-import { FrameWriter, type WriteItem } from './writer.js';
+import { FrameWriter, type HeaderFrame, type WriteItem } from './writer.js';
 import { Liveness } from './liveness.js';
 import { Deadline } from './deadline.js';
 import { RateLimit } from './limits.js';
-import { Stream, StreamState, type StreamOwner } from './stream.js';
+import { Stream, type StreamOwner } from './stream.js';
+import { Action, StreamEvent, StreamState, type StreamEventValue } from './state.js';
+import { StreamTable } from './stream-table.js';
 import { withRequestPseudoHeaders, withReplyPseudoHeaders } from './pseudo-headers.js';
 import type { ConnectionEvents, CreateStreamOptions, ConnectionStats } from './types.js';
 
@@ -86,8 +87,43 @@ const flog = createDebug('kube-spdy:frames');
 
 export type { ConnectionEvents, CreateStreamOptions, ConnectionStats } from './types.js';
 
-/** How many ids of recently closed streams are remembered (to tell late DATA from bogus DATA). */
-const RECENT_CLOSED = 512;
+const EMPTY = Buffer.alloc(0);
+const CREATE_OPTIONS = new Set(['timeout', 'signal', 'priority', 'fin', 'unidirectional', 'idleTimeout']);
+
+/** What a stream error says, by the event that raised it. */
+const EVENT_TEXT: Record<StreamEventValue, string> = {
+  [StreamEvent.RECV_REPLY]: 'second SYN_REPLY',
+  [StreamEvent.RECV_DATA]: 'DATA',
+  [StreamEvent.RECV_HEADERS]: 'HEADERS',
+  [StreamEvent.RECV_FIN]: 'FIN',
+  [StreamEvent.SENT_FIN]: 'our FIN',
+  [StreamEvent.RESET]: 'reset',
+};
+
+/** Runs application code (a listener); its exception is rethrown asynchronously, never taken as ours. */
+function userCode(fn: () => void): void {
+  try {
+    fn();
+  } catch (err) {
+    process.nextTick(() => {
+      throw err;
+    });
+  }
+}
+
+/** Serializes a header block, turning a validation failure into ERR_INVALID_ARG. */
+function serialize(headers: Headers): Buffer {
+  try {
+    return serializeHeaderBlock(headers);
+  } catch (err) {
+    if (err instanceof KubeSpdyError) throw err;
+    throw new InvalidArgumentError(`invalid headers: ${(err as Error).message}`);
+  }
+}
+
+function wholeMs(name: string, v: unknown): void {
+  if (v !== undefined && (!Number.isInteger(v) || (v as number) < 0)) throw new InvalidArgumentError(`${name} must be a whole number of ms >= 0, got ${String(v)}`);
+}
 
 export class Connection extends EventEmitter<ConnectionEvents> implements StreamOwner {
   readonly role: 'client' | 'server';
@@ -98,19 +134,12 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Stream
   private readonly writer: FrameWriter;
   private readonly compressor = new HeaderCompressor();
   private readonly decompressor: HeaderDecompressor;
-  private readonly streams = new Map<number, Stream>();
-  private readonly recentlyClosed = new Map<number, 'reset' | 'closed'>();
+  private readonly table: StreamTable<Stream>;
   /** Waits for SYN_REPLY, by stream id. */
   private readonly opening = new Map<number, Deadline<Stream>>();
   /** Waits for PING echoes, by ping id. */
   private readonly pings = new Map<number, Deadline<number>>();
-  private nextStreamId: number;
   private nextPingId: number;
-  /** Highest stream id the peer opened that we accepted (for GOAWAY). */
-  private lastPeerStreamId = 0;
-  /** Highest stream id seen from the peer (accepted or not). */
-  private highestPeerStreamId = 0;
-  private peerStreamCount = 0;
   private readonly sessionSendWindow = new SendWindow(DEFAULT_INITIAL_WINDOW);
   private readonly sessionRecvWindow: RecvWindow;
   /** The peer's INITIAL_WINDOW_SIZE for our sends. */
@@ -126,6 +155,8 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Stream
   private goawayReceived: { lastGoodStreamId: number; status: number } | null = null;
   private closing: Promise<void> | null = null;
   private closed = false;
+  /** Set when the peer stopped reading: the socket is destroyed without flushing what is queued. */
+  private abandon = false;
   private closeError: Error | undefined;
   private readonly blockedReaders = new Set<Stream>();
   private socketPaused = false;
@@ -148,7 +179,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Stream
    * @param socket any Duplex carrying the SPDY byte stream; the connection owns it from now on
    *   (reads it, writes it, destroys it on close).
    * @param options see {@link ConnectionOptions}; `role` is required.
-   * @throws RangeError / TypeError for invalid options.
+   * @throws InvalidArgumentError (`ERR_INVALID_ARG`) for invalid or unknown options.
    */
   constructor(socket: Duplex, options: ConnectionOptions) {
     super();
@@ -156,10 +187,11 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Stream
     this.role = this.options.role;
     this.flowOn = this.options.flowControl === true;
     this.socket = socket;
-    this.nextStreamId = this.role === 'client' ? 1 : 2;
+    this.table = new StreamTable<Stream>(this.role);
     this.nextPingId = this.role === 'client' ? 1 : 2;
     this.decoder = new FrameDecoder({
       maxControlFrameSize: this.options.maxControlFrameSize,
+      maxDataFrameSize: this.options.maxReceivedDataFrameSize,
       maxSettingsEntries: this.options.maxSettingsEntries,
     });
     this.decompressor = new HeaderDecompressor({
@@ -171,11 +203,14 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Stream
       flowControl: this.flowOn,
       maxDataFrameSize: this.options.maxDataFrameSize,
       sessionWindow: this.sessionSendWindow,
+      maxQueuedControlFrames: this.options.maxQueuedControlFrames,
+      compressBlock: (block) => this.compressor.compressBlock(block),
       onWrite: (n, type) => {
         this.counters.bytesOut += n;
         this.counters.framesOut++;
         this.typeOut[type > 10 ? 11 : type]!++;
       },
+      onError: (err) => this.fail(err),
       ...(flog.enabled ? { onData: (id: number, len: number, fin: boolean) => flog('%s -> DATA stream %d%s (%d bytes)', this.role, id, fin ? ' FIN' : '', len) } : {}),
     });
     if (this.options.flowControl === false) {
@@ -196,7 +231,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Stream
         ping: (o) => this.ping(o),
         readHealth: () => ({ paused: this.socketPaused, pauses: this.pauseCount, bytesIn: this.counters.bytesIn }),
         activity: () => this.counters.framesIn + this.counters.framesOut - this.typeIn[FrameType.PING]! - this.typeOut[FrameType.PING]!,
-        openStreams: () => this.streams.size,
+        openStreams: () => this.table.size,
         dead: (err) => this.fail(err),
         idle: () => {
           log('%s: idle for %d ms: closing', this.role, this.options.idleTimeout);
@@ -253,19 +288,38 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Stream
 
   /** Number of streams open (not yet closed both ways). */
   get openStreams(): number {
-    return this.streams.size;
+    return this.table.size;
   }
 
   /**
    * Opens a stream: sends SYN_STREAM with `headers` and resolves with the {@link Stream} once the peer's
-   * SYN_REPLY arrives (its headers in `stream.replyHeaders`).
+   * SYN_REPLY arrives (its headers in `stream.replyHeaders`). A `unidirectional` stream resolves at once:
+   * its recipient sends no SYN_REPLY (§2.6.1 FLAG_UNIDIRECTIONAL).
    *
-   * Rejects with: {@link TimeoutError} (no SYN_REPLY within `timeout` ms; RST_STREAM CANCEL is sent),
-   * {@link AbortError} (the signal fired; RST_STREAM CANCEL), {@link StreamResetError} (the peer reset it;
+   * Options and headers are checked before anything is sent or compressed.
+   * Rejects with: {@link InvalidArgumentError} (invalid or unknown option, invalid headers),
+   * {@link TimeoutError} (no SYN_REPLY within `timeout` ms; RST_STREAM CANCEL is sent),
+   * {@link AbortError} (the signal fired; RST_STREAM CANCEL), {@link StreamError} (the peer reset it:
+   * `fromPeer`; or the peer's SETTINGS MAX_CONCURRENT_STREAMS is reached: `fromPeer` false; both
    * `retryable` for REFUSED_STREAM), {@link GoawayError} (the peer sent GOAWAY below this id; retryable),
-   * {@link ClosedError} (the connection is closed or going away), or a TypeError for invalid headers.
+   * {@link ClosedError} (the connection is closed or going away).
    */
   createStream(headers: Headers, options: CreateStreamOptions = {}): Promise<Stream> {
+    let block: Buffer;
+    let priority: number;
+    try {
+      for (const k of Object.keys(options)) if (!CREATE_OPTIONS.has(k)) throw new InvalidArgumentError(`unknown createStream option ${JSON.stringify(k)}`);
+      priority = options.priority ?? 0;
+      if (!Number.isInteger(priority) || priority < 0 || priority > 7) throw new InvalidArgumentError(`priority must be 0..7, got ${priority}`);
+      wholeMs('timeout', options.timeout);
+      wholeMs('idleTimeout', options.idleTimeout);
+      if (options.fin && options.unidirectional) throw new InvalidArgumentError('a stream that is both fin and unidirectional carries nothing');
+      if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) throw new InvalidArgumentError('signal must be an AbortSignal');
+      if (this.options.httpPseudoHeaders) headers = withRequestPseudoHeaders(headers);
+      block = serialize(headers);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     if (this.closed || this.closing || this.goawaySent) {
       return Promise.reject(new ClosedError('connection is closed', { cause: this.closeError }));
     }
@@ -275,47 +329,38 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Stream
       );
     }
     if (options.signal?.aborted) return Promise.reject(new AbortError('aborted before the stream was created', { cause: options.signal.reason }));
-    const priority = options.priority ?? 0;
-    if (!Number.isInteger(priority) || priority < 0 || priority > 7) return Promise.reject(new RangeError(`priority must be 0..7, got ${priority}`));
-    if (this.nextStreamId > MAX_STREAM_ID) return Promise.reject(new ClosedError('stream ids exhausted: open a new connection'));
-    if (this.streams.size - this.peerStreamCount >= this.peerMaxConcurrent) {
-      // The peer's SETTINGS MAX_CONCURRENT_STREAMS (§2.6.4): do not open more; the caller may retry later.
-      return Promise.reject(new StreamResetError(0, RstStatus.REFUSED_STREAM, `peer allows at most ${this.peerMaxConcurrent} concurrent streams`));
+    if (this.table.nextLocalId > MAX_STREAM_ID) return Promise.reject(new ClosedError('stream ids exhausted: open a new connection'));
+    if (this.table.localCount >= this.peerMaxConcurrent) {
+      // The peer's SETTINGS MAX_CONCURRENT_STREAMS (§2.6.4): a local refusal, not a peer reset.
+      return Promise.reject(
+        new StreamError(0, RstStatus.REFUSED_STREAM, `peer allows at most ${this.peerMaxConcurrent} concurrent streams`, { fromPeer: false }),
+      );
     }
-    let block: Buffer;
-    const id = this.nextStreamId;
-    try {
-      if (this.options.httpPseudoHeaders) headers = withRequestPseudoHeaders(headers);
-      block = this.compressor.compress(headers);
-    } catch (err) {
-      return Promise.reject(err);
-    }
-    this.nextStreamId += 2;
+    const fin = options.fin === true;
+    const unidirectional = options.unidirectional === true;
+    // The id is assigned in the same synchronous step that queues the SYN_STREAM (§2.3.2: ids increase on the wire).
+    const id = this.table.takeLocalId();
     const stream = new Stream(this, {
       id,
       priority,
       headers,
       local: true,
+      unidirectional,
+      fin,
       sendWindow: this.peerInitialWindow,
       recvWindow: this.options.initialWindowSize,
       highWaterMark: this.options.streamHighWaterMark,
     });
-    this.streams.set(id, stream);
-    let flags = 0;
-    if (options.fin) {
-      flags |= FLAG_FIN;
-      stream.localFin = true;
-    }
-    if (options.unidirectional) {
-      flags |= FLAG_UNIDIRECTIONAL;
-      stream.remoteFin = true;
-      stream.pushEnd();
-    }
+    this.table.add(stream);
+    const frame: HeaderFrame = { type: FrameType.SYN_STREAM, streamId: id, flags: (fin ? FLAG_FIN : 0) | (unidirectional ? FLAG_UNIDIRECTIONAL : 0), block, priority };
+    this.control(frame, FrameType.SYN_STREAM, id);
     const idle = options.idleTimeout ?? this.options.streamIdleTimeout;
     if (idle > 0) stream.setIdleTimeout(idle);
-    // The id is assigned in the same synchronous step that queues the SYN_STREAM (ids stay increasing on the wire).
-    this.writeControl(encodeSynStream({ streamId: id, associatedStreamId: 0, priority, slot: 0, flags, headerBlock: block }), FrameType.SYN_STREAM, id);
-    if (options.fin) stream.end();
+    if (fin) stream.end();
+    if (unidirectional) {
+      stream.pushEnd(); // the peer will not send
+      return Promise.resolve(stream);
+    }
     const timeout = options.timeout ?? this.options.streamTimeout;
     const wait = new Deadline<Stream>({
       timeout,
@@ -337,9 +382,15 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Stream
   /**
    * Sends a PING and resolves with the round trip in ms (fractional) when its echo arrives.
    * Rejects with {@link TimeoutError} after `timeout` ms (default: the connection's `pingTimeout`, 30000;
-   * 0 = none), {@link AbortError}, or {@link ClosedError} if the connection closes first.
+   * 0 = none), {@link AbortError}, {@link ClosedError} if the connection closes first, or
+   * {@link InvalidArgumentError} for a bad `timeout`.
    */
   ping(options: { timeout?: number; signal?: AbortSignal } = {}): Promise<number> {
+    try {
+      wholeMs('timeout', options.timeout);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     if (this.closed) return Promise.reject(new ClosedError('connection is closed', { cause: this.closeError }));
     if (options.signal?.aborted) return Promise.reject(new AbortError('ping aborted', { cause: options.signal.reason }));
     const id = this.nextPingId;
@@ -354,14 +405,14 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Stream
       onAbort: (reason) => new AbortError('ping aborted', { cause: reason }),
     });
     this.pings.set(id, wait);
-    this.writeControl(encodePing(id), FrameType.PING, 0);
+    this.control(encodePing(id), FrameType.PING, 0);
     return wait.promise;
   }
 
   /**
    * Closes gracefully: sends GOAWAY OK with the last-good-stream-id, refuses new streams, waits for open
    * streams to finish (at most `timeout` ms, default the connection's `closeTimeout`), then resets what is
-   * left with CANCEL and ends the socket. Resolves when the socket is closed. Never rejects.
+   * left with RST_STREAM CANCEL and ends the socket. Resolves when the socket is closed. Never rejects.
    * Without flow control in effect (moby/spdystream peers) the GOAWAY is sent after the drain instead: spdystream
    * stops reading at a GOAWAY and closes the TCP connection, which would cut the streams still in flight.
    */
@@ -374,6 +425,12 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Stream
       const done = (): void => {
         clearTimeout(timer);
         this.streamDrainWaiters.delete(check);
+        if (!this.closed) {
+          for (const s of this.table.values()) {
+            log('%s: stream %d still open at close: RST_STREAM CANCEL', this.role, s.id);
+            this.control(encodeRstStream(s.id, RstStatus.CANCEL), FrameType.RST_STREAM, s.id);
+          }
+        }
         this.sendGoaway(GoawayStatus.OK); // no-op unless deferred (compatibility mode) or already closed
         this.finish(undefined);
         if (this.closed && this.socket.destroyed) resolve();
@@ -381,7 +438,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Stream
       };
       const check = (): void => {
         // Deferred a tick: the frame that closed the last stream may still be on its way to the writer.
-        if (this.streams.size === 0) process.nextTick(() => this.streams.size === 0 && done());
+        if (this.table.size === 0) process.nextTick(() => this.table.size === 0 && done());
       };
       const timer = setTimeout(done, timeout);
       timer.unref?.();
@@ -409,9 +466,9 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Stream
       rtt: this.rtt,
       flowControl: this.flowOn,
       readPaused: this.socketPaused,
-      openStreams: this.streams.size,
+      openStreams: this.table.size,
       framesByType: { in: byName(this.typeIn), out: byName(this.typeOut) },
-      streams: [...this.streams.values()].map((s) => s.stats()),
+      streams: [...this.table.values()].map((s) => s.stats()),
       sendWindow: this.sessionSendWindow.size,
       recvWindow: this.sessionRecvWindow.available,
     };
@@ -420,44 +477,35 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Stream
   // ---- StreamOwner (called by Stream) ----
 
   /** @internal */
-  enqueueData(stream: Stream, item: WriteItem): void {
-    if (stream.local === false && !stream.replied) {
-      // Writing to a received stream before answering it: answer with an empty SYN_REPLY first.
-      stream.replied = true;
-      stream.replyHeaders = {};
-      this.sendReply(stream, {}, false);
-    }
+  enqueue(stream: Stream, item: WriteItem): void {
     this.writer.enqueue(stream, item);
-    if (item.fin) this.localFinished(stream);
   }
 
   /** @internal */
-  sendReply(stream: Stream, headers: Headers, fin: boolean): void {
-    if (this.options.httpPseudoHeaders) stream.replyHeaders = headers = withReplyPseudoHeaders(headers);
-    const block = this.compressor.compress(headers);
-    this.writeControl(encodeSynReply(stream.id, fin ? FLAG_FIN : 0, block), FrameType.SYN_REPLY, stream.id);
-    if (fin) this.localFinished(stream);
-  }
-
-  /** @internal */
-  sendHeaders(stream: Stream, headers: Headers, fin: boolean): void {
-    const block = this.compressor.compress(headers);
-    this.writeControl(encodeHeaders(stream.id, fin ? FLAG_FIN : 0, block), FrameType.HEADERS, stream.id);
-    if (fin) this.localFinished(stream);
+  prepareHeaders(stream: Stream, type: number, headers: Headers, fin: boolean): { item: WriteItem; headers: Headers } {
+    if (type === FrameType.SYN_REPLY && this.options.httpPseudoHeaders) headers = withReplyPseudoHeaders(headers);
+    const block = serialize(headers);
+    const header: HeaderFrame = { type, streamId: stream.id, flags: fin ? FLAG_FIN : 0, block };
+    return { item: { data: EMPTY, offset: 0, fin, cb: null, header }, headers };
   }
 
   /** @internal */
   sendReset(stream: Stream, status: number): void {
-    if (!this.closed) this.writeControl(encodeRstStream(stream.id, status), FrameType.RST_STREAM, stream.id);
-    this.forget(stream, 'reset');
+    if (stream.state === StreamState.CLOSED) return;
+    if (!this.closed) this.control(encodeRstStream(stream.id, status), FrameType.RST_STREAM, stream.id);
+    this.step(stream, StreamEvent.RESET);
   }
 
   /** @internal */
   consumed(stream: Stream, n: number): void {
     if (!this.flowOn || this.closed) return;
-    if (stream.state === StreamState.CLOSED || stream.remoteFin) return;
+    // The session window comes back as the application reads, so a connection buffers at most its
+    // session window however many streams it has (x/net/http2 returns connection flow on read, too).
+    this.releaseSession(n);
+    const st = stream.state;
+    if (st === StreamState.CLOSED || st === StreamState.HALF_CLOSED_REMOTE) return; // the peer sends no more
     const delta = stream.recvWindow.consume(n);
-    if (delta > 0) this.writeControl(encodeWindowUpdate(stream.id, delta), FrameType.WINDOW_UPDATE, stream.id);
+    if (delta > 0) this.control(encodeWindowUpdate(stream.id, delta), FrameType.WINDOW_UPDATE, stream.id);
   }
 
   /** @internal */
@@ -466,16 +514,19 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Stream
   }
 
   /** @internal */
-  streamClosed(stream: Stream): void {
+  finWritten(stream: Stream): void {
+    this.step(stream, StreamEvent.SENT_FIN);
+  }
+
+  /** @internal */
+  streamClosed(stream: Stream, unread: number): void {
     // Errors capture a stack trace: make one only when queued writes are there to receive it.
-    if (stream.pending.length > 0) this.writer.drop(stream, new ClosedError(`stream ${stream.id} closed`));
-    else this.writer.drop(stream, null);
+    this.writer.drop(stream, stream.pending.length > 0 ? new ClosedError(`stream ${stream.id} closed`) : null);
     this.wantsData(stream);
-    if (stream.state !== StreamState.CLOSED) this.forget(stream, 'reset');
-    const pending = this.opening.get(stream.id);
-    if (pending) {
-      pending.reject(new ClosedError(`stream ${stream.id} was destroyed before its SYN_REPLY`));
-    }
+    if (stream.state !== StreamState.CLOSED) this.step(stream, StreamEvent.RESET);
+    // Data received and never read was dropped with the stream: give its session window back.
+    if (unread > 0 && this.flowOn && !this.closed) this.releaseSession(unread);
+    this.opening.get(stream.id)?.reject(new ClosedError(`stream ${stream.id} was destroyed before its SYN_REPLY`));
   }
 
   // ---- reading ----
@@ -538,7 +589,8 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Stream
         case FrameType.WINDOW_UPDATE:
           return this.onWindowUpdate(frame);
         default:
-          // Unknown control frames (and NOOP, CREDENTIAL) are skipped, not fatal (§2.2.1).
+          // §2.2.1: "If an endpoint receives a control frame for a type it does not recognize, it MUST
+          // ignore the frame." (NOOP and CREDENTIAL too.)
           log('%s: skipped control frame type %d (%d bytes)', this.role, frame.frameType, frame.length);
           return;
       }
@@ -551,41 +603,70 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Stream
     }
   }
 
+  /**
+   * A frame for a stream that is not live: `true` to drop it silently (the stream was opened and is
+   * closed — frames in flight when it closed, or after our RST_STREAM), else a stream error
+   * INVALID_STREAM (§2.2.2: "a data frame for a stream-id which is not open").
+   */
+  private notLive(id: number, what: string): true {
+    if (this.table.status(id) === 'closed') return true;
+    throw new StreamError(id, RstStatus.INVALID_STREAM, `${what} for stream ${id}, which is not open`);
+  }
+
+  /**
+   * Applies `event` to the stream's transition table and carries out the row's common actions.
+   * @returns the row's actions. @throws StreamError when the row says RST_STREAM.
+   */
+  private step(stream: Stream, event: StreamEventValue): number {
+    const before = stream.state;
+    const t = stream.lifecycle.apply(event);
+    if (t.rst !== undefined) {
+      throw new StreamError(stream.id, t.rst, `${EVENT_TEXT[event]} on stream ${stream.id} (${before}): ${rstStatusName[t.rst]}`);
+    }
+    if (t.actions & Action.END_READ) {
+      this.wantsData(stream);
+      userCode(() => stream.pushEnd());
+    }
+    if (t.actions & Action.FORGET) this.forget(stream);
+    return t.actions;
+  }
+
   private onDataFrame(f: DataFrame): void {
     const len = f.data.length;
+    const flow = this.flowOn;
+    const auto = this.options.flowControl === 'auto';
     // 'auto' is lenient: the peer may have sent before it saw our SETTINGS (the stream pauses the socket instead).
-    if (this.flowOn && !this.sessionRecvWindow.take(len, this.options.flowControl === 'auto' ? Infinity : 0)) {
+    if (flow && !this.sessionRecvWindow.take(len, auto ? Infinity : 0)) {
+      // §2.6.8: the session window was overrun (3.1 names no GOAWAY status for it: PROTOCOL_ERROR).
       throw new SessionError(GoawayStatus.PROTOCOL_ERROR, `DATA of ${len} bytes overflows the session window (${this.sessionRecvWindow.available})`);
     }
-    const stream = this.streams.get(f.streamId);
+    const stream = this.table.get(f.streamId);
     if (!stream) {
       this.releaseSession(len);
-      const recent = this.recentlyClosed.get(f.streamId);
-      if (recent === 'reset') return; // DATA in flight when we reset: drop it (no RST for a RST)
-      if (recent === 'closed') throw new StreamError(f.streamId, RstStatus.STREAM_ALREADY_CLOSED, `DATA on stream ${f.streamId} after its FIN`);
-      throw new StreamError(f.streamId, RstStatus.INVALID_STREAM, `DATA on stream ${f.streamId}, which is not open`);
+      this.notLive(f.streamId, 'DATA');
+      return;
     }
-    if (stream.local && stream.state === StreamState.OPENING) {
+    try {
+      this.step(stream, StreamEvent.RECV_DATA);
+    } catch (err) {
       this.releaseSession(len);
-      throw new StreamError(f.streamId, RstStatus.PROTOCOL_ERROR, `DATA on stream ${f.streamId} before its SYN_REPLY`);
+      throw err;
     }
-    if (stream.remoteFin) {
+    if (flow && !stream.recvWindow.take(len, auto ? Infinity : this.windowSlack)) {
       this.releaseSession(len);
-      throw new StreamError(f.streamId, RstStatus.STREAM_ALREADY_CLOSED, `DATA on stream ${f.streamId} after its FIN`);
+      // §2.6.8: "a sender MUST NOT send a data frame with data length greater than the transfer window size."
+      throw new StreamError(f.streamId, RstStatus.FLOW_CONTROL_ERROR, `DATA of ${len} bytes overflows the window of stream ${f.streamId}`);
     }
-    if (this.flowOn) {
-      if (!stream.recvWindow.take(len, this.options.flowControl === 'auto' ? Infinity : this.windowSlack)) {
-        this.releaseSession(len);
-        throw new StreamError(f.streamId, RstStatus.FLOW_CONTROL_ERROR, `DATA of ${len} bytes overflows the window of stream ${f.streamId}`);
-      }
-      // The stream window bounds what this stream buffers, so the session window is given back at once:
-      // a slow reader on one stream never holds back the others.
-      this.releaseSession(len);
+    let more = true;
+    try {
+      more = stream.pushData(f.data);
+    } catch (err) {
+      process.nextTick(() => {
+        throw err;
+      });
     }
-    const fin = (f.flags & FLAG_FIN) !== 0;
-    const more = stream.pushData(f.data);
-    if (fin) this.remoteFinished(stream);
-    else if (!more && (!this.flowOn || (this.options.flowControl === 'auto' && stream.recvWindow.available < 0))) {
+    if ((f.flags & FLAG_FIN) !== 0) this.step(stream, StreamEvent.RECV_FIN);
+    else if (!more && (!flow || (auto && stream.recvWindow.available < 0))) {
       // Compatibility mode (or an 'auto' peer that overran the window before it saw ours): the peer does not
       // wait for windows, so stop reading the socket until this reader catches up.
       this.blockedReaders.add(stream);
@@ -596,75 +677,68 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Stream
   private releaseSession(n: number): void {
     if (!this.flowOn || n === 0) return;
     const delta = this.sessionRecvWindow.consume(n);
-    if (delta > 0) this.writeControl(encodeWindowUpdate(0, delta), FrameType.WINDOW_UPDATE, 0);
+    if (delta > 0) this.control(encodeWindowUpdate(0, delta), FrameType.WINDOW_UPDATE, 0);
   }
 
   private onSynStream(f: SynStreamFrame): void {
-    // The block must be inflated even if the frame is rejected: the zlib context is shared (§2.6.10).
+    // §2.6.10.1: the block must be inflated even if the frame is rejected (the zlib context is shared).
     const raw = this.inflate(f.headerBlock);
     const id = f.streamId;
-    const peerParity = this.role === 'server' ? 1 : 0;
-    if (id % 2 !== peerParity) throw new SessionError(GoawayStatus.PROTOCOL_ERROR, `SYN_STREAM with stream id ${id} of the wrong parity`);
-    if (this.streams.has(id)) throw new StreamError(id, RstStatus.PROTOCOL_ERROR, `second SYN_STREAM for live stream ${id}`);
-    if (id <= this.highestPeerStreamId) {
-      throw new SessionError(GoawayStatus.PROTOCOL_ERROR, `SYN_STREAM stream id ${id} is not greater than the previous ${this.highestPeerStreamId}`);
+    if (!this.table.isPeerId(id)) throw new SessionError(GoawayStatus.PROTOCOL_ERROR, `SYN_STREAM with stream id ${id} of the wrong parity`);
+    // §2.6.1: "If the endpoint receives a SYN_STREAM for a stream-id which is already open … it MUST issue a
+    // stream error with the status code PROTOCOL_ERROR."
+    if (this.table.get(id)) throw new StreamError(id, RstStatus.PROTOCOL_ERROR, `second SYN_STREAM for live stream ${id}`);
+    if (id <= this.table.highestPeerId) {
+      // §2.3.2: "The stream-id MUST increase with each new stream. If an endpoint receives a SYN_STREAM with a
+      // stream id which is less than any previously received SYN_STREAM, it MUST issue a session error."
+      throw new SessionError(GoawayStatus.PROTOCOL_ERROR, `SYN_STREAM stream id ${id} is not greater than the previous ${this.table.highestPeerId}`);
     }
-    this.highestPeerStreamId = id;
+    this.table.notePeerId(id);
     const headers = parseHeaderBlock(raw, { maxHeaderCount: this.options.maxHeaderCount }, id);
     if (this.goawaySent || this.closing) throw new StreamError(id, RstStatus.REFUSED_STREAM, `stream ${id} refused: going away`);
-    if (this.peerStreamCount >= this.options.maxConcurrentStreams) {
+    if (this.table.peerCount >= this.options.maxConcurrentStreams) {
       throw new StreamError(id, RstStatus.REFUSED_STREAM, `stream ${id} refused: ${this.options.maxConcurrentStreams} streams already open`);
     }
     if (this.listenerCount('stream') === 0) throw new StreamError(id, RstStatus.REFUSED_STREAM, `stream ${id} refused: nobody accepts streams`);
-    if (f.priority > 7) throw new StreamError(id, RstStatus.PROTOCOL_ERROR, `bad priority ${f.priority}`);
-    this.lastPeerStreamId = id;
     const stream = new Stream(this, {
       id,
       priority: f.priority,
       headers,
       local: false,
+      unidirectional: (f.flags & FLAG_UNIDIRECTIONAL) !== 0,
+      fin: false,
       sendWindow: this.peerInitialWindow,
       recvWindow: this.options.initialWindowSize,
       highWaterMark: this.options.streamHighWaterMark,
     });
-    this.streams.set(id, stream);
-    this.peerStreamCount++;
+    this.table.add(stream);
     if (this.options.streamIdleTimeout > 0) stream.setIdleTimeout(this.options.streamIdleTimeout);
-    if (f.flags & FLAG_UNIDIRECTIONAL) {
-      // We will not send: our side is closed from the start.
-      stream.localFin = true;
-      stream.state = StreamState.HALF_CLOSED_LOCAL;
-      stream.replied = true;
-      stream.unidirectional = true;
-      stream.end();
-    }
-    this.emit('stream', stream);
-    if (f.flags & FLAG_FIN) this.remoteFinished(stream);
+    if (stream.unidirectional) stream.end(); // our side is closed from the start
+    userCode(() => this.emit('stream', stream));
+    if (f.flags & FLAG_FIN) this.step(stream, StreamEvent.RECV_FIN);
   }
 
   private onSynReply(f: SynReplyFrame): void {
     const raw = this.inflate(f.headerBlock);
-    const stream = this.streams.get(f.streamId);
+    const stream = this.table.get(f.streamId);
     if (!stream) {
-      if (this.recentlyClosed.has(f.streamId)) return;
-      throw new StreamError(f.streamId, RstStatus.INVALID_STREAM, `SYN_REPLY for stream ${f.streamId}, which is not open`);
+      this.notLive(f.streamId, 'SYN_REPLY');
+      return;
     }
     if (!stream.local) throw new StreamError(f.streamId, RstStatus.PROTOCOL_ERROR, `SYN_REPLY for stream ${f.streamId}, which the peer created`);
-    if (stream.state !== StreamState.OPENING) throw new StreamError(f.streamId, RstStatus.STREAM_IN_USE, `second SYN_REPLY for stream ${f.streamId}`);
     const headers = parseHeaderBlock(raw, { maxHeaderCount: this.options.maxHeaderCount }, f.streamId);
-    stream.replyHeaders = headers;
-    stream.state = stream.localFin ? StreamState.HALF_CLOSED_LOCAL : StreamState.OPEN;
-    const pending = this.opening.get(f.streamId);
-    if (pending) {
-      pending.resolve(stream);
+    const actions = this.step(stream, StreamEvent.RECV_REPLY);
+    if (actions & Action.REPLIED) {
+      stream.replyHeaders = headers;
+      this.opening.get(f.streamId)?.resolve(stream);
+      userCode(() => stream.emit('reply', headers));
     }
-    stream.emit('reply', headers);
-    if (f.flags & FLAG_FIN) this.remoteFinished(stream);
+    if (f.flags & FLAG_FIN) this.step(stream, StreamEvent.RECV_FIN);
   }
 
   private onRstStream(f: RstStreamFrame): void {
-    const stream = this.streams.get(f.streamId);
-    if (!stream) return; // §2.4.2: never answer a RST_STREAM
+    const stream = this.table.get(f.streamId);
+    if (!stream) return; // §2.4.2: "an endpoint MUST NOT send a RST_STREAM in response to a RST_STREAM"
     const name = rstStatusName[f.status] ?? `status ${f.status}`;
     log('%s: stream %d reset by peer: %s', this.role, f.streamId, name);
     const err = new StreamResetError(f.streamId, f.status, `stream ${f.streamId} reset by peer: ${name}`);
@@ -683,8 +757,8 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Stream
         const shift = e.value - this.peerInitialWindow;
         this.peerInitialWindow = e.value;
         // §2.6.8: every existing stream window changes by the difference and may go negative.
-        for (const s of this.streams.values()) s.sendWindow.size += shift;
-        if (shift > 0) this.writer.wakeAll(this.streams.values());
+        for (const s of this.table.values()) s.sendWindow.size += shift;
+        if (shift > 0) this.writer.wakeAll(this.table.values());
       } else if (e.id === SettingsId.MAX_CONCURRENT_STREAMS) {
         this.peerMaxConcurrent = e.value;
       }
@@ -694,8 +768,8 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Stream
   private onPing(f: PingFrame): void {
     const ours = f.id % 2 === (this.role === 'client' ? 1 : 0);
     if (!ours) {
-      this.writeControl(encodePing(f.id), FrameType.PING, 0);
-      this.emit('ping', f.id);
+      this.control(encodePing(f.id), FrameType.PING, 0);
+      userCode(() => this.emit('ping', f.id));
       return;
     }
     const p = this.pings.get(f.id);
@@ -708,29 +782,29 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Stream
     if (this.goawayReceived) return;
     this.goawayReceived = { lastGoodStreamId: f.lastGoodStreamId, status: f.status };
     log('%s: GOAWAY received: last-good-stream-id %d, %s', this.role, f.lastGoodStreamId, goawayStatusName[f.status] ?? f.status);
-    this.emit('goaway', this.goawayReceived);
-    // Our streams above last-good were not processed: fail them with a retryable error.
-    for (const s of [...this.streams.values()]) {
+    userCode(() => this.emit('goaway', this.goawayReceived!));
+    // §2.6.6: our streams above last-good were not processed: fail them with a retryable error.
+    for (const s of [...this.table.values()]) {
       if (s.local && s.id > f.lastGoodStreamId) {
         const err = new GoawayError(f.lastGoodStreamId, f.status, `stream ${s.id} was not processed: peer sent GOAWAY (last-good-stream-id ${f.lastGoodStreamId})`);
         this.endStream(s, err);
       }
     }
-    this.checkDrained();
-    if (this.streams.size === 0) this.finish(undefined);
+    // The connection closes once the streams still open finish (see forget()).
+    if (this.table.size === 0) this.finish(undefined);
   }
 
   private onHeaders(f: HeadersFrame): void {
     const raw = this.inflate(f.headerBlock);
-    const stream = this.streams.get(f.streamId);
+    const stream = this.table.get(f.streamId);
     if (!stream) {
-      if (this.recentlyClosed.get(f.streamId) === 'reset') return;
-      throw new StreamError(f.streamId, RstStatus.INVALID_STREAM, `HEADERS for stream ${f.streamId}, which is not open`);
+      this.notLive(f.streamId, 'HEADERS');
+      return;
     }
-    if (stream.remoteFin) throw new StreamError(f.streamId, RstStatus.STREAM_ALREADY_CLOSED, `HEADERS on stream ${f.streamId} after its FIN`);
     const headers = parseHeaderBlock(raw, { maxHeaderCount: this.options.maxHeaderCount }, f.streamId);
-    stream.emit('headers', headers);
-    if (f.flags & FLAG_FIN) this.remoteFinished(stream);
+    this.step(stream, StreamEvent.RECV_HEADERS);
+    userCode(() => stream.emit('headers', headers));
+    if (f.flags & FLAG_FIN) this.step(stream, StreamEvent.RECV_FIN);
   }
 
   private onWindowUpdate(f: WindowUpdateFrame): void {
@@ -739,13 +813,14 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Stream
       this.peerSpeaksFlowControl('WINDOW_UPDATE');
       if (!this.flowOn) return;
       if (!this.sessionSendWindow.add(f.delta)) {
+        // §2.6.8: "a sender MUST NOT allow a flow control window to exceed 2^31 - 1 bytes".
         throw new SessionError(GoawayStatus.PROTOCOL_ERROR, `WINDOW_UPDATE overflows the session window past 2^31-1`);
       }
-      this.writer.wakeAll(this.streams.values());
+      this.writer.wakeAll(this.table.values());
       return;
     }
     this.peerSpeaksFlowControl('WINDOW_UPDATE');
-    const stream = this.streams.get(f.streamId);
+    const stream = this.table.get(f.streamId);
     if (!stream) return; // may race with the stream's end
     if (f.delta === 0) throw new StreamError(f.streamId, RstStatus.FLOW_CONTROL_ERROR, `WINDOW_UPDATE on stream ${f.streamId} with delta 0`);
     if (!this.flowOn) return;
@@ -773,17 +848,16 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Stream
     try {
       return this.decompressor.decompress(block);
     } catch (err) {
-      // A corrupt block breaks the shared zlib context: a session error (§2.6.10).
+      // §2.6.10.1: a corrupt block breaks the shared zlib context: a session error.
       throw new SessionError(GoawayStatus.PROTOCOL_ERROR, `bad header block: ${(err as Error).message}`, { cause: err });
     }
   }
 
   private resetStreamById(id: number, status: number, err: StreamError): void {
     log('%s: stream %d: %s → RST_STREAM %s', this.role, id, err.message, rstStatusName[status]);
-    this.writeControl(encodeRstStream(id, status), FrameType.RST_STREAM, id);
-    const stream = this.streams.get(id);
+    this.control(encodeRstStream(id, status), FrameType.RST_STREAM, id);
+    const stream = this.table.get(id);
     if (stream) this.endStream(stream, err);
-    else this.rememberClosed(id, 'reset');
   }
 
   /**
@@ -792,8 +866,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Stream
    * fails with `err` (`quiet`: only `closeError` is set, no `'error'`).
    */
   private endStream(stream: Stream, err: Error, quiet = false): void {
-    this.forget(stream, 'reset');
-    stream.resetSent = true;
+    this.step(stream, StreamEvent.RESET);
     const pending = this.opening.get(stream.id);
     if (pending) {
       pending.reject(err);
@@ -806,41 +879,15 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Stream
     }
   }
 
-  private localFinished(stream: Stream): void {
-    stream.localFin = true;
-    if (stream.state === StreamState.OPEN) stream.state = StreamState.HALF_CLOSED_LOCAL;
-    else if (stream.state === StreamState.HALF_CLOSED_REMOTE) this.forget(stream, 'closed');
-  }
-
-  private remoteFinished(stream: Stream): void {
-    stream.remoteFin = true;
-    this.wantsData(stream);
-    stream.pushEnd();
-    if (stream.state === StreamState.OPEN || stream.state === StreamState.OPENING) stream.state = StreamState.HALF_CLOSED_REMOTE;
-    else if (stream.state === StreamState.HALF_CLOSED_LOCAL) this.forget(stream, 'closed');
-  }
-
-  /** Removes a stream from the live table (it is closed both ways, or reset). */
-  private forget(stream: Stream, how: 'reset' | 'closed'): void {
-    stream.state = StreamState.CLOSED;
-    if (this.streams.get(stream.id) === stream) {
-      this.streams.delete(stream.id);
-      if (!stream.local) this.peerStreamCount--;
-      this.rememberClosed(stream.id, how);
-      this.checkDrained();
+  /** Takes a closed stream out of the table (the FORGET action). */
+  private forget(stream: Stream): void {
+    if (!this.table.remove(stream)) return; // (a reset stream is destroyed right after: its queue is dropped then)
+    this.blockedReaders.delete(stream);
+    if (this.table.size === 0) {
+      for (const w of [...this.streamDrainWaiters]) w();
+      // §2.6.6: after a GOAWAY no new streams come; once the last one is over the connection is done.
+      if (this.goawayReceived && !this.closed) process.nextTick(() => this.table.size === 0 && this.finish(undefined));
     }
-  }
-
-  private rememberClosed(id: number, how: 'reset' | 'closed'): void {
-    this.recentlyClosed.set(id, how);
-    if (this.recentlyClosed.size > RECENT_CLOSED) {
-      const first = this.recentlyClosed.keys().next().value as number;
-      this.recentlyClosed.delete(first);
-    }
-  }
-
-  private checkDrained(): void {
-    if (this.streams.size === 0) for (const w of [...this.streamDrainWaiters]) w();
   }
 
   private sendInitialSettings(): void {
@@ -850,7 +897,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Stream
     const entries: SettingsEntry[] = [{ id: SettingsId.MAX_CONCURRENT_STREAMS, flags: 0, value: this.options.maxConcurrentStreams }];
     // 'auto' always states its window: that is how an 'auto' peer learns that we implement windows.
     if (win !== DEFAULT_INITIAL_WINDOW || this.options.flowControl === 'auto') entries.push({ id: SettingsId.INITIAL_WINDOW_SIZE, flags: 0, value: win });
-    this.writeControl(encodeSettings(0, entries), FrameType.SETTINGS, 0);
+    this.control(encodeSettings(0, entries), FrameType.SETTINGS, 0);
     if (win !== DEFAULT_INITIAL_WINDOW) {
       if (win < DEFAULT_INITIAL_WINDOW && this.flowOn) {
         // The peer may already be sending under the default 64 KiB window. Once the echo of a PING sent
@@ -868,20 +915,29 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Stream
     if (extra > 0) {
       this.sessionRecvWindow.available += extra;
       this.sessionRecvWindow.initial = this.options.sessionWindowSize;
-      this.writeControl(encodeWindowUpdate(0, extra), FrameType.WINDOW_UPDATE, 0);
+      this.control(encodeWindowUpdate(0, extra), FrameType.WINDOW_UPDATE, 0);
     }
   }
 
   private sendGoaway(status: number): void {
     if (this.goawaySent || this.closed) return;
     this.goawaySent = true;
-    log('%s: GOAWAY sent: last-good-stream-id %d, %s', this.role, this.lastPeerStreamId, goawayStatusName[status]);
-    this.writeControl(encodeGoaway(this.lastPeerStreamId, status), FrameType.GOAWAY, 0);
+    log('%s: GOAWAY sent: last-good-stream-id %d, %s', this.role, this.table.lastAcceptedPeerId, goawayStatusName[status]);
+    this.control(encodeGoaway(this.table.lastAcceptedPeerId, status), FrameType.GOAWAY, 0);
   }
 
-  private writeControl(frame: Buffer, type: number, streamId: number): void {
-    if (flog.enabled) flog('%s -> %s stream %d (%d bytes)', this.role, frameTypeName[type], streamId, frame.length);
-    this.writer.writeControl(frame);
+  /** Queues a control frame; a peer that lets `maxQueuedControlFrames` pile up is dropped. */
+  private control(frame: Buffer | HeaderFrame, type: number, streamId: number): void {
+    if (flog.enabled) flog('%s -> %s stream %d', this.role, frameTypeName[type], streamId);
+    if (this.writer.writeControl(frame) || this.closed) return;
+    const err = new SessionError(
+      GoawayStatus.PROTOCOL_ERROR,
+      `peer is not reading: more than ${this.options.maxQueuedControlFrames} control frames queued; connection dropped`,
+    );
+    log('%s: %s', this.role, err.message);
+    this.abandon = true;
+    this.emit('error', err);
+    this.finish(err);
   }
 
   private logFrame(dir: string, f: Frame): void {
@@ -926,18 +982,17 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Stream
       p.reject(err instanceof ClosedError ? err : new ClosedError(`connection closed before the SYN_REPLY of stream ${id}`, { cause }));
     }
     for (const p of [...this.pings.values()]) p.reject(new ClosedError('connection closed before the PING reply', { cause }));
-    for (const s of [...this.streams.values()]) {
-      this.forget(s, 'reset');
-      s.resetSent = true;
+    for (const s of [...this.table.values()]) {
+      this.step(s, StreamEvent.RESET);
       // A graceful close ends streams quietly; a failure reports it on each stream.
       if (err) s.fail(err instanceof ClosedError ? err : new ClosedError(`connection failed: ${err.message}`, { cause: err }));
       else s.destroy();
     }
-    this.writer.flushNow();
+    if (!this.abandon) this.writer.flushNow();
     this.writer.close();
     const socket = this.socket;
-    if (!socket.destroyed && err instanceof LivenessError) {
-      socket.destroy(); // the peer is gone: waiting for its FIN would wait for TCP to give up
+    if (!socket.destroyed && (err instanceof LivenessError || this.abandon)) {
+      socket.destroy(); // the peer is gone or does not read: waiting for its FIN would wait for TCP to give up
     } else if (!socket.destroyed) {
       socket.end();
       const t = setTimeout(() => socket.destroy(), 1000);
