@@ -120,7 +120,7 @@ t.test("'auto': DATA beyond the window sent before the peer saw our SETTINGS is 
 
 t.test('flowControl must be true, false or auto', async (t) => {
   const [a, b] = await socketPair();
-  t.throws(() => new Connection(a, { role: 'client', flowControl: 'yes' as never }), TypeError);
+  t.throws(() => new Connection(a, { role: 'client', flowControl: 'yes' as never }), { code: 'ERR_INVALID_ARG' });
   a.destroy();
   b.destroy();
 });

@@ -1,5 +1,6 @@
 // Test helpers: loopback socket pairs and a raw frame reader.
 import net from 'node:net';
+import { Duplex } from 'node:stream';
 import { FrameDecoder } from '../lib/frames/decoder.js';
 import type { Frame } from '../lib/frames/types.js';
 import { Connection } from '../lib/session/connection.js';
@@ -110,4 +111,31 @@ export function randomBytes(n: number, seed: number): Buffer {
   const b = Buffer.allocUnsafe(n);
   for (let i = 0; i < n; i++) b[i] = (r() * 256) | 0;
   return b;
+}
+
+/** Two connected in-process Duplex ends (no sockets, no file descriptors): what one writes, the other reads. */
+export function duplexPair(): [Duplex, Duplex] {
+  let a: Duplex;
+  let b: Duplex;
+  const make = (other: () => Duplex): Duplex =>
+    new Duplex({
+      allowHalfOpen: true,
+      read() {},
+      write(chunk: Buffer, _enc, cb) {
+        other().push(chunk);
+        cb();
+      },
+      final(cb) {
+        other().push(null);
+        cb();
+      },
+      destroy(err, cb) {
+        const o = other();
+        if (!o.destroyed) o.destroy();
+        cb(err);
+      },
+    });
+  a = make(() => b);
+  b = make(() => a);
+  return [a, b];
 }

@@ -32,7 +32,15 @@ export interface PortForwardServerOptions {
   target?: string;
   /** Wait for both streams of a pair, ms. Default 30000 (kubelet's). */
   streamCreationTimeout?: number;
+  /**
+   * Most requests per connection waiting for their second stream; a stream that would start one more
+   * is reset with REFUSED_STREAM. Default 1000. (A pair is forgotten as soon as one of its streams closes.)
+   */
+  maxPendingPairs?: number;
 }
+
+/** Default {@link PortForwardServerOptions.maxPendingPairs}. */
+export const DEFAULT_MAX_PENDING_PAIRS = 1000;
 
 interface Pair {
   requestId: string;
@@ -49,7 +57,10 @@ interface Pair {
 export function servePortForward(conn: Connection, options: PortForwardServerOptions): () => void {
   const pairs = new Map<string, Pair>();
   const abort = new AbortController();
-  setMaxListeners(0, abort.signal); // one listener per target dial in progress
+  setMaxListeners(0, abort.signal); // one listener per target dial in progress (removed when the dial settles)
+  /** Target sockets of forwards in progress, destroyed when serving stops. */
+  const targets = new Set<Duplex>();
+  const maxPending = options.maxPendingPairs ?? DEFAULT_MAX_PENDING_PAIRS;
   const target = options.target ?? 'pod';
   const timeout = options.streamCreationTimeout ?? DEFAULT_STREAM_CREATION_TIMEOUT;
 
@@ -71,8 +82,13 @@ export function servePortForward(conn: Connection, options: PortForwardServerOpt
     }
     // Old clients send no requestid: the error stream is N and its data stream N+2.
     const requestId = h[HEADER_REQUEST_ID] ?? String(type === STREAM_TYPE_ERROR ? stream.id : stream.id - 2);
-    stream.reply({});
     let pair = pairs.get(requestId);
+    if (!pair && pairs.size >= maxPending) {
+      log('stream %d: %d requests already wait for their second stream: refused', stream.id, pairs.size);
+      stream.reset(RstStatus.REFUSED_STREAM);
+      return;
+    }
+    stream.reply({});
     if (!pair) {
       pair = { requestId, port, error: null, data: null, timer: null };
       pairs.set(requestId, pair);
@@ -92,6 +108,15 @@ export function servePortForward(conn: Connection, options: PortForwardServerOpt
       return;
     }
     pair[slot] = stream;
+    const waiting = pair;
+    // A stream that closes before its partner came ends the wait: nothing is held for the pair timeout.
+    stream.once('close', () => {
+      if (pairs.get(requestId) !== waiting || (waiting.error && waiting.data)) return;
+      pairs.delete(requestId);
+      if (waiting.timer) clearTimeout(waiting.timer);
+      waiting.error?.destroy();
+      waiting.data?.destroy();
+    });
     if (pair.error && pair.data) {
       if (pair.timer) clearTimeout(pair.timer);
       pairs.delete(requestId);
@@ -110,15 +135,22 @@ export function servePortForward(conn: Connection, options: PortForwardServerOpt
     const error = p.error!;
     const data = p.data!;
     let sock: Duplex;
+    // One signal per dial, linked to the connection's: whatever listeners the dial leaves on it go with it
+    // (one long-lived signal kept ~6.6 KB per forwarded connection).
+    const dialAbort = new AbortController();
+    const onStop = (): void => dialAbort.abort(abort.signal.reason);
+    abort.signal.addEventListener('abort', onStop, { once: true });
     try {
-      sock = await options.dial(p.port, abort.signal);
+      sock = await options.dial(p.port, dialAbort.signal);
     } catch (err) {
       fail(p, `error forwarding port ${p.port} to pod ${target}: ${(err as Error).message}`);
       // Drop whatever the client sent on the data stream.
       data.resume();
       return;
+    } finally {
+      abort.signal.removeEventListener('abort', onStop);
     }
-    if (data.destroyed) {
+    if (data.destroyed || abort.signal.aborted) {
       sock.destroy();
       error.end();
       return;
@@ -136,7 +168,9 @@ export function servePortForward(conn: Connection, options: PortForwardServerOpt
       if (!data.destroyed) data.destroy();
     });
     data.on('error', () => sock.destroy());
+    targets.add(sock);
     sock.on('close', () => {
+      targets.delete(sock);
       if (!data.destroyed && !data.writableEnded) data.end();
       done();
     });
@@ -151,6 +185,8 @@ export function servePortForward(conn: Connection, options: PortForwardServerOpt
   const stop = (): void => {
     conn.off('stream', onStream);
     abort.abort();
+    for (const sock of targets) sock.destroy();
+    targets.clear();
     for (const p of pairs.values()) {
       if (p.timer) clearTimeout(p.timer);
       p.error?.destroy();

@@ -1,0 +1,108 @@
+// Bounds on what a peer can make a server hold: waiting port-forward pairs, dial signals, and the memory
+// of many short connections (header inflaters included).
+import t from 'tap';
+import v8 from 'node:v8';
+import vm from 'node:vm';
+import { getEventListeners } from 'node:events';
+import { PassThrough, type Duplex } from 'node:stream';
+import { Connection } from '../lib/session/connection.js';
+import type { Stream } from '../lib/session/stream.js';
+import { servePortForward } from '../lib/portforward/server.js';
+import { RstStatus } from '../lib/frames/constants.js';
+import { StreamError } from '../lib/errors.js';
+import { duplexPair } from './helpers.js';
+
+v8.setFlagsFromString('--expose-gc');
+const gc = vm.runInNewContext('gc') as () => void;
+
+function pfPair(opts: Parameters<typeof servePortForward>[1]): { client: Connection; server: Connection; close: () => void } {
+  const [a, b] = duplexPair();
+  const client = new Connection(a, { role: 'client' });
+  const server = new Connection(b, { role: 'server' });
+  server.on('error', () => {});
+  servePortForward(server, opts);
+  return {
+    client,
+    server,
+    close: () => {
+      client.destroy();
+      server.destroy();
+    },
+  };
+}
+
+const dataStream = (c: Connection, requestId: number): Promise<Stream> =>
+  c.createStream({ streamtype: 'data', port: '80', requestid: String(requestId) });
+const errorStream = (c: Connection, requestId: number): Promise<Stream> =>
+  c.createStream({ streamtype: 'error', port: '80', requestid: String(requestId) });
+
+t.test('port-forward server: requests waiting for their second stream are bounded (maxPendingPairs)', async (t) => {
+  const { client, close } = pfPair({ dial: async () => new PassThrough(), maxPendingPairs: 3 });
+  t.teardown(close);
+  const waiting = await Promise.all([1, 2, 3].map((id) => dataStream(client, id)));
+  const err = await dataStream(client, 4).catch((e) => e);
+  t.type(err, StreamError, 'the fourth unpaired request is refused');
+  t.match(err, { status: RstStatus.REFUSED_STREAM, fromPeer: true });
+  const paired = await errorStream(client, 1);
+  t.ok(paired, 'the partner of a waiting request is still accepted');
+  waiting[1]!.destroy(); // a waiting stream that goes away frees its place at once
+  await client.ping();
+  await client.ping();
+  t.ok(await dataStream(client, 5), 'a new request fits after one left');
+  t.ok(await dataStream(client, 6), 'and another after the pair of request 1 was complete');
+  t.type(await dataStream(client, 7).catch((e) => e), StreamError, 'then the bound holds again');
+});
+
+t.test('port-forward server: each dial gets its own signal, so listeners do not pile up', async (t) => {
+  const signals: AbortSignal[] = [];
+  const { client, close } = pfPair({
+    dial: async (_port, signal) => {
+      signals.push(signal);
+      signal.addEventListener('abort', () => {}); // a dial that never removes its listener (as net.connect may)
+      const sock = new PassThrough();
+      return sock as Duplex;
+    },
+  });
+  t.teardown(close);
+  for (let id = 1; id <= 30; id++) {
+    const [e, d] = await Promise.all([errorStream(client, id), dataStream(client, id)]);
+    e.resume();
+    d.end('x');
+    d.resume();
+    await new Promise((r) => setImmediate(r));
+  }
+  await client.ping();
+  t.equal(signals.length, 30);
+  t.equal(new Set(signals).size, 30, 'one signal per dial');
+  t.ok(signals.every((s) => getEventListeners(s, 'abort').length <= 1), 'no signal collects listeners of other dials');
+});
+
+t.test('RSS stays bounded over 10,000 connections opened, used and closed', async (t) => {
+  const round = async (): Promise<void> => {
+    const [a, b] = duplexPair();
+    const client = new Connection(a, { role: 'client' });
+    const server = new Connection(b, { role: 'server' });
+    server.on('stream', (s) => {
+      s.reply({ ok: '1' });
+      s.end();
+    });
+    const s = await client.createStream({ streamtype: 'data', port: '80', requestid: '0' });
+    s.resume();
+    await new Promise((r) => s.once('end', r));
+    client.destroy();
+    server.destroy();
+  };
+  for (let i = 0; i < 500; i++) await round(); // warm up (JIT, pools)
+  gc();
+  const before = process.memoryUsage().rss;
+  const started = Date.now();
+  const N = 10000;
+  for (let i = 0; i < N; i += 10) await Promise.all(Array.from({ length: 10 }, round));
+  gc();
+  await new Promise((r) => setTimeout(r, 50));
+  gc();
+  const grown = process.memoryUsage().rss - before;
+  t.comment(`${N} connections in ${Date.now() - started} ms; RSS grew ${(grown / 2 ** 20).toFixed(1)} MiB`);
+  // zlib-sync kept ~18 KB per connection (~175 MiB here); pako frees everything with the connection.
+  t.ok(grown < 48 * 2 ** 20, `RSS grew ${(grown / 2 ** 20).toFixed(1)} MiB over ${N} connections (bound 48 MiB)`);
+});
