@@ -21,7 +21,7 @@ export async function startFakeApiServer(options: FakeApiServerOptions): Promise
   let port = 0;
 
   const authorized = (req: http.IncomingMessage): boolean => !options.token || req.headers.authorization === `Bearer ${options.token}`;
-  const ctx = { pods, authorized, address: () => `${host}:${port}`, connections, streamCreationTimeout: options.streamCreationTimeout };
+  const ctx = { pods, authorized, address: () => `${host}:${port}`, connections, streamCreationTimeout: options.streamCreationTimeout, maxConcurrentStreams: options.maxConcurrentStreams };
   const transports = options.transports ?? ['websocket', 'spdy'];
   const upgradeCtx = { ...ctx, websocket: transports.includes('websocket'), spdy: transports.includes('spdy') };
 

@@ -29,6 +29,11 @@ export interface FakeApiServerOptions {
    * `'websocket'` the tunnel is answered 400 (an API server before 1.31: clients fall back to SPDY).
    */
   transports?: ('websocket' | 'spdy')[];
+  /**
+   * Most streams one port-forward connection may have open; more are refused (RST_STREAM REFUSED_STREAM)
+   * and the limit is advertised in SETTINGS MAX_CONCURRENT_STREAMS. Default 100000 (the kubelet has no cap).
+   */
+  maxConcurrentStreams?: number;
 }
 
 export interface FakeApiServer {

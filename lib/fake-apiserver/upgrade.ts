@@ -29,6 +29,8 @@ export interface UpgradeContext extends RouteContext {
   websocket: boolean;
   /** Serve the SPDY upgrade (else 400, as a gateway that passes only WebSockets). */
   spdy: boolean;
+  /** Stream cap per connection (undefined: 100000). */
+  maxConcurrentStreams: number | undefined;
 }
 
 /** The `upgrade` handler of the HTTP server. */
@@ -37,7 +39,7 @@ export function createUpgradeListener(ctx: UpgradeContext): (req: http.IncomingM
     const pod = (req as http.IncomingMessage & { pod: FakePod }).pod;
     socket.on('error', (err) => log('port-forward socket error: %s', err.message));
     // The kubelet has no stream cap; 100,000 is far above what a port-forward session needs.
-    const conn = new Connection(socket, { ...PORT_FORWARD_SESSION_DEFAULTS, maxConcurrentStreams: 100000, role: 'server' });
+    const conn = new Connection(socket, { ...PORT_FORWARD_SESSION_DEFAULTS, maxConcurrentStreams: ctx.maxConcurrentStreams ?? 100000, role: 'server' });
     ctx.connections.add(conn);
     conn.once('close', () => ctx.connections.delete(conn));
     const target = pod.host ?? '127.0.0.1';

@@ -1,10 +1,19 @@
 /**
  * The `portforward.k8s.io` v1 client: local listeners, and for each accepted TCP connection an
- * error + data stream pair over one SPDY connection (client-go tools/portforward/portforward.go).
+ * error + data stream pair (client-go tools/portforward/portforward.go) over a small pool of SPDY
+ * connections ({@link ConnectionPool}).
  *
- * Unlike client-go, the SPDY connection is replaceable: it is dialed at start, and dialed again when it
- * is gone (closed, GOAWAY, or a stream pair that could not be created in time, as nocalhost does). Text on
- * an error stream fails that one forwarded connection only; the forwarder keeps running.
+ * Unlike client-go, it never stalls and never gives up:
+ * - a pair goes to a connection that is not congested (a slow or stalled local reader makes its own
+ *   connection congested with peers that have no flow control); another connection is dialed when all are;
+ * - a pair whose SYN_REPLYs do not come while the connection is silent is probed (PING) and, if the
+ *   connection is dead, retried on a new one, the local socket waiting meanwhile (nothing read from it yet);
+ * - a refused pair (REFUSED_STREAM, or the peer's stream limit) or a pair timeout on a live connection
+ *   is retried elsewhere, or fails alone: healthy forwards are never closed for it;
+ * - after GOAWAY a connection takes no new pairs and closes once its streams end;
+ * - text on an error stream fails that one forwarded connection only; the forwarder keeps running;
+ * - a connection lost mid-transfer destroys (never ends) the local sockets it carried, so a truncated
+ *   download is never mistaken for a complete one.
  */
 import net from 'node:net';
 import { setMaxListeners } from 'node:events';
@@ -17,19 +26,15 @@ import {
   ClosedError,
   GoawayError,
   InvalidArgumentError,
+  LivenessError,
   PortForwardError,
   StreamResetError,
   TimeoutError,
 } from '../errors.js';
-import {
-  HEADER_PORT,
-  HEADER_REQUEST_ID,
-  HEADER_STREAM_TYPE,
-  MAX_ERROR_TEXT,
-  STREAM_TYPE_DATA,
-  STREAM_TYPE_ERROR,
-} from './constants.js';
+import { MAX_ERROR_TEXT } from './constants.js';
 import { parseAddresses, parsePortSpec, formatHostPort, type PortMapping } from './ports.js';
+import { ConnectionPool, type PooledConnection, type PoolStats } from './pool.js';
+import { openPair } from './pair.js';
 
 const log = createDebug('kube-spdy:portforward');
 
@@ -62,10 +67,16 @@ export interface PortForwarderEvents {
   connection: [info: ForwardedConnection];
   /** One forwarded connection failed (error-stream text, or its streams could not be made); the forwarder keeps running. */
   'forward-error': [err: Error, info: ForwardedConnection];
-  /** A new SPDY connection was dialed (the first one, or a replacement). */
+  /** A new SPDY connection is up (the first one, one more for the pool, or a replacement). */
   connect: [conn: Connection];
-  /** The current SPDY connection went away (`err` says why); the next local connection dials again. */
-  disconnect: [err: Error | undefined];
+  /** A SPDY connection was lost (`err` says why; undefined after a GOAWAY or a peer close); pairs go to others or a new one. */
+  disconnect: [err: Error | undefined, conn: Connection];
+  /** Every usable connection was congested (a slow or stalled reader on each): another one is dialed. */
+  congested: [connections: number];
+  /** A loss left no usable connection: the next local connection dials again. */
+  reconnecting: [err: Error | undefined];
+  /** The first connection after such a loss is up, `ms` after the loss. */
+  recovered: [ms: number];
   /** The forwarder stopped. */
   close: [];
 }
@@ -81,8 +92,26 @@ export interface PortForwarderOptions {
   ports: (string | PortMapping)[];
   /** Addresses to listen on: IPs or `localhost` (127.0.0.1 and ::1). Default `['localhost']`. */
   addresses?: string[];
-  /** Wait for each SYN_REPLY of a stream pair, ms. Default 30000 (client-go's). */
+  /**
+   * Wait for both SYN_REPLYs of a stream pair on a live connection, ms. Default 30000 (client-go's). Past
+   * it the pair is retried once on another connection, then fails alone.
+   */
   streamTimeout?: number;
+  /** Most SPDY connections in the pool (1..64). Default 6. */
+  maxConnections?: number;
+  /** Extra connections (all but the first) with no stream for this long are closed, ms; 0 = never. Default 30000. */
+  connectionIdleTimeout?: number;
+  /**
+   * Lower bound of the suspicion time, ms: a pair without SYN_REPLY after max(this, 8 × RTT), on a
+   * connection where nothing arrived meanwhile, triggers a PING probe. Default 250.
+   */
+  suspectAfter?: number;
+  /** Timeout of that PING probe, ms; no reply → the connection is presumed dead and the pair retried elsewhere. Default 500. */
+  probeTimeout?: number;
+  /** Most tries of one pair (refusals, dead connections, timeouts) before it fails alone. Default 4. */
+  maxPairAttempts?: number;
+  /** How long a local connection waits for a usable SPDY connection while dials fail (API server down or restarting), ms. Default 30000. */
+  reconnectTimeout?: number;
   /** Stops the forwarder. */
   signal?: AbortSignal;
 }
@@ -95,10 +124,10 @@ export class PortForwarder extends EventEmitter<PortForwarderEvents> {
   private readonly servers: net.Server[] = [];
   private readonly sockets = new Set<net.Socket>();
   private readonly abort = newUnlimitedAbortController();
-  private conn: Connection | null = null;
-  private dialing: Promise<Connection> | null = null;
+  private readonly pool: ConnectionPool;
   private nextRequestId = 0;
   private stopped = false;
+  private readonly counters = { forwarded: 0, active: 0, failed: 0, retried: 0, refused: 0, pairTimeouts: 0 };
 
   /** Starts at once: dials, then binds the listeners. Errors from `options` are reported by `ready`. */
   constructor(options: PortForwarderOptions) {
@@ -114,6 +143,19 @@ export class PortForwarder extends EventEmitter<PortForwarderEvents> {
       setupError = err as Error;
     }
     this.mappings = mappings;
+    const max = options.maxConnections ?? 6;
+    if (!Number.isInteger(max) || max < 1 || max > 64) setupError ??= new InvalidArgumentError(`maxConnections must be an integer in 1..64, got ${max}`);
+    this.pool = new ConnectionPool({
+      dial: options.dial,
+      maxConnections: Math.min(64, Math.max(1, max | 0)),
+      idleTimeout: options.connectionIdleTimeout ?? 30000,
+      signal: this.abort.signal,
+    });
+    this.pool.on('connect', (pc) => this.emit('connect', pc.conn));
+    this.pool.on('disconnect', (err, pc) => this.emit('disconnect', err, pc.conn));
+    this.pool.on('congested', (pcs) => this.emit('congested', pcs.length));
+    this.pool.on('reconnecting', (err) => this.emit('reconnecting', err));
+    this.pool.on('recovered', (ms) => this.emit('recovered', ms));
     if (options.signal) {
       if (options.signal.aborted) setupError ??= new AbortError('aborted', { cause: options.signal.reason });
       else options.signal.addEventListener('abort', () => void this.close(), { once: true });
@@ -124,26 +166,34 @@ export class PortForwarder extends EventEmitter<PortForwarderEvents> {
     });
   }
 
-  /** The current SPDY connection, if any. */
+  /** The first usable SPDY connection of the pool, if any. */
   get connection(): Connection | null {
-    return this.conn;
+    return this.pool.primary?.conn ?? null;
   }
 
-  /** Stops listening, closes forwarded connections and the SPDY connection (GOAWAY). */
+  /**
+   * The pool's connections (state, RTT ms, open streams, pairs, congested, flow control) and counters
+   * (dials, connects, disconnects, reconnects, congested dials, connections presumed dead by a probe),
+   * plus forwarded connections: `forwarded` (accepted), `active`, `failed`, `retried` (pairs tried
+   * again elsewhere), `refused` (REFUSED_STREAM seen), `pairTimeouts`.
+   */
+  stats(): PoolStats & { forwarded: number; active: number; failed: number; retried: number; refused: number; pairTimeouts: number } {
+    return { ...this.pool.stats(), ...this.counters };
+  }
+
+  /** Stops listening, closes forwarded connections and the SPDY connections (GOAWAY). */
   async close(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
     this.abort.abort(new AbortError('port-forward closed'));
     for (const s of this.servers) s.close();
     for (const s of this.sockets) s.destroy();
-    const conn = this.conn;
-    this.conn = null;
-    if (conn) await conn.close({ timeout: 1000 });
+    await this.pool.close(1000);
     this.emit('close');
   }
 
   private async start(): Promise<ForwardedPort[]> {
-    await this.getConnection();
+    await this.pool.dial();
     const addrs = parseAddresses(this.opts.addresses);
     const bound: ForwardedPort[] = [];
     for (const m of this.mappings) {
@@ -184,38 +234,6 @@ export class PortForwarder extends EventEmitter<PortForwarderEvents> {
     });
   }
 
-  /** The current connection, or a new one (one dial at a time). */
-  private getConnection(): Promise<Connection> {
-    const c = this.conn;
-    if (c && !c.isClosed && !c.isGoingAway) return Promise.resolve(c);
-    if (this.stopped) return Promise.reject(new AbortError('port-forward closed'));
-    if (!this.dialing) {
-      this.dialing = this.opts
-        .dial(this.abort.signal)
-        .then((conn) => {
-          if (this.stopped) {
-            conn.destroy();
-            throw new AbortError('port-forward closed');
-          }
-          this.conn = conn;
-          conn.once('close', (err) => {
-            if (this.conn === conn) this.conn = null;
-            log('connection closed%s', err ? `: ${err.message}` : '');
-            if (!this.stopped) this.emit('disconnect', err);
-          });
-          conn.on('goaway', () => {
-            if (this.conn === conn) this.conn = null;
-          });
-          this.emit('connect', conn);
-          return conn;
-        })
-        .finally(() => {
-          this.dialing = null;
-        });
-    }
-    return this.dialing;
-  }
-
   private handle(local: net.Socket, m: PortMapping, localPort: number): void {
     if (this.stopped) {
       local.destroy();
@@ -231,50 +249,65 @@ export class PortForwarder extends EventEmitter<PortForwarderEvents> {
       client: formatHostPort(local.remoteAddress ?? '?', local.remotePort ?? 0),
     };
     this.emit('connection', info);
+    this.counters.forwarded++;
+    this.counters.active++;
+    local.once('close', () => this.counters.active--);
     this.forward(local, info).catch((err: Error) => {
       local.destroy();
-      if (!this.stopped) this.emit('forward-error', err, info);
+      if (!this.stopped) {
+        this.counters.failed++;
+        this.emit('forward-error', err, info);
+      }
     });
   }
 
+  /**
+   * Places the pair and retries it as needed; the local socket is not read until the pair is up, so a
+   * retry loses or repeats no byte.
+   */
   private async forward(local: net.Socket, info: ForwardedConnection): Promise<void> {
-    // Two tries: a connection that is gone or does not answer in time is replaced once.
-    let pair: [Stream, Stream] | null = null;
-    for (let attempt = 0; pair === null; attempt++) {
-      const conn = await this.getConnection();
+    const maxAttempts = this.opts.maxPairAttempts ?? 4;
+    const deadline = Date.now() + (this.opts.reconnectTimeout ?? 30000);
+    let exclude: PooledConnection | null = null;
+    for (let attempt = 1; ; attempt++) {
+      const pc = await this.pool.acquire(Math.max(deadline, Date.now()), exclude);
+      if (local.destroyed || this.stopped) return;
+      const requestId = attempt === 1 ? info.requestId : this.nextRequestId++;
+      let pair: [Stream, Stream];
       try {
-        pair = await this.openPair(conn, info);
+        pair = await openPair(pc.conn, {
+          remotePort: info.remote,
+          requestId,
+          timeout: this.opts.streamTimeout ?? 30000,
+          suspectAfter: this.opts.suspectAfter ?? 250,
+          probeTimeout: this.opts.probeTimeout ?? 500,
+          signal: this.abort.signal,
+          onDead: (err) => this.pool.suspect(pc, err),
+        });
       } catch (err) {
-        const retry = attempt === 0 && !this.stopped && isConnectionFailure(err);
-        log('request %d: stream pair failed (%s)%s', info.requestId, (err as Error).message, retry ? ', dialing a new connection' : '');
+        if (this.stopped) throw err;
+        const why = retryReason(err);
+        if (why === 'refused') {
+          this.counters.refused++;
+          this.pool.refused(pc);
+        }
+        if (why === 'timeout') this.counters.pairTimeouts++;
+        const retry = why !== null && attempt < maxAttempts && !local.destroyed;
+        log('request %d (attempt %d on connection %d): %s%s', requestId, attempt, pc.id, (err as Error).message, retry ? ': retrying' : '');
         if (!retry) throw err;
-        if (this.conn === conn) this.conn = null;
-        conn.destroy(err as Error);
+        this.counters.retried++;
+        exclude = pc;
+        continue;
       }
-      if (local.destroyed) {
-        pair?.[0].destroy();
-        pair?.[1].destroy();
+      if (local.destroyed || this.stopped) {
+        pair[0].destroy();
+        pair[1].destroy();
         return;
       }
+      this.pool.track(pc, pair);
+      this.splice(local, pair[0], pair[1], info);
+      return;
     }
-    const [errorStream, dataStream] = pair;
-    this.splice(local, errorStream, dataStream, info);
-  }
-
-  private async openPair(conn: Connection, info: ForwardedConnection): Promise<[Stream, Stream]> {
-    const base = { [HEADER_PORT]: String(info.remote), [HEADER_REQUEST_ID]: String(info.requestId) };
-    const timeout = this.opts.streamTimeout ?? 30000;
-    const signal = this.abort.signal;
-    // Both SYN_STREAMs go out together (error first, as client-go orders them); their replies are awaited together.
-    const errP = conn.createStream({ [HEADER_STREAM_TYPE]: STREAM_TYPE_ERROR, ...base }, { timeout, signal });
-    const dataP = conn.createStream({ [HEADER_STREAM_TYPE]: STREAM_TYPE_DATA, ...base }, { timeout, signal });
-    const [e, d] = await Promise.allSettled([errP, dataP]);
-    if (e.status === 'rejected' || d.status === 'rejected') {
-      if (e.status === 'fulfilled') e.value.destroy();
-      if (d.status === 'fulfilled') d.value.destroy();
-      throw e.status === 'rejected' ? e.reason : (d as PromiseRejectedResult).reason;
-    }
-    return [e.value, d.value];
   }
 
   private splice(local: net.Socket, errorStream: Stream, dataStream: Stream, info: ForwardedConnection): void {
@@ -312,21 +345,28 @@ export class PortForwarder extends EventEmitter<PortForwarderEvents> {
       }
     });
     dataStream.on('close', () => {
-      if (!local.destroyed && !local.writableEnded) local.end();
+      // The pod's FIN arrived and was read ('end'; pipe() ended the local socket): a complete transfer.
+      // Anything else (RST_STREAM, a connection reset or presumed dead, GOAWAY cut) is a truncation:
+      // destroy, so the local client sees a reset, never a clean end.
+      if (!dataStream.readableEnded) local.destroy();
+      else if (!local.destroyed && !local.writableEnded) local.end();
     });
     local.pipe(dataStream);
     dataStream.pipe(local);
   }
 }
 
-/** Errors that mean "this SPDY connection is unusable": worth one redial. */
-function isConnectionFailure(err: unknown): boolean {
-  return (
-    err instanceof ClosedError ||
-    err instanceof GoawayError ||
-    err instanceof TimeoutError ||
-    (err instanceof StreamResetError && err.retryable)
-  );
+/**
+ * Why a failed pair may be tried again elsewhere, or null when it must fail: the connection is gone or
+ * presumed dead (`dead`), sent GOAWAY (`goaway`), refused the stream (`refused`), or did not answer in
+ * time though it is live (`timeout`).
+ */
+function retryReason(err: unknown): 'dead' | 'goaway' | 'refused' | 'timeout' | null {
+  if (err instanceof LivenessError || err instanceof ClosedError) return 'dead';
+  if (err instanceof GoawayError) return 'goaway';
+  if (err instanceof StreamResetError && err.retryable) return 'refused';
+  if (err instanceof TimeoutError) return 'timeout';
+  return null;
 }
 
 /** Every pending stream creation listens on the forwarder's signal: lift the listener warning limit. */

@@ -73,7 +73,7 @@ import {
 import { resolveOptions, type ConnectionOptions, type ResolvedOptions } from './options.js';
 import { SendWindow, RecvWindow } from './flow.js';
 import { FrameWriter, type HeaderFrame, type WriteItem } from './writer.js';
-import { Liveness } from './liveness.js';
+import { Liveness, type ReadHealth } from './liveness.js';
 import { Deadline } from './deadline.js';
 import { RateLimit } from './limits.js';
 import { Stream, type StreamOwner } from './stream.js';
@@ -159,13 +159,15 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Stream
   private abandon = false;
   private closeError: Error | undefined;
   private readonly blockedReaders = new Set<Stream>();
+  /** Open streams whose reader fell behind at least once while windows were not honoured (they make the connection congested). */
+  private readonly slowStreams = new Set<Stream>();
   private socketPaused = false;
   /** Times reading the socket was paused (liveness: a PING reply may sit unread behind DATA meanwhile). */
   private pauseCount = 0;
   /** Windows honoured now: `flowControl: true`, or `'auto'` once the peer showed it implements them. */
   private flowOn: boolean;
   private counters = { bytesIn: 0, bytesOut: 0, framesIn: 0, framesOut: 0 };
-  private rtt = Number.NaN;
+  private rtt_ = Number.NaN;
   private readonly streamDrainWaiters = new Set<() => void>();
   /** Frames by type, indexed by type (DATA 0 … CREDENTIAL 10, 11 = unknown); `typeOut` counts frames written. */
   private readonly typeIn = new Array<number>(12).fill(0);
@@ -229,7 +231,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Stream
     this.liveness = new Liveness(
       {
         ping: (o) => this.ping(o),
-        readHealth: () => ({ paused: this.socketPaused, pauses: this.pauseCount, bytesIn: this.counters.bytesIn }),
+        readHealth: () => this.readHealth(),
         activity: () => this.counters.framesIn + this.counters.framesOut - this.typeIn[FrameType.PING]! - this.typeOut[FrameType.PING]!,
         openStreams: () => this.table.size,
         dead: (err) => this.fail(err),
@@ -273,17 +275,32 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Stream
     return this.socketPaused;
   }
 
+  /**
+   * The reading side, for telling a dead peer from a slow local reader (see `peerExcused` in
+   * liveness.ts): paused now, times paused so far, bytes read so far.
+   */
+  readHealth(): ReadHealth {
+    return { paused: this.socketPaused, pauses: this.pauseCount, bytesIn: this.counters.bytesIn };
+  }
+
   /** Frames received so far (a cheap counter: "has anything arrived since?"). */
   get framesReceived(): number {
     return this.counters.framesIn;
   }
 
   /**
-   * True when new streams here would wait behind others: the socket is paused for a slow reader (a
-   * stream holds more than its high-water mark), or our writes wait for the socket to drain.
+   * True when new streams here would wait behind others: without flow control in effect, a stream still
+   * open has held more than its high-water mark (its reader fell behind, so the peer's DATA for it can
+   * fill the socket ahead of everything else: the socket was paused for it); or our writes wait for the
+   * socket to drain. With windows honoured a slow reader holds back only its own stream.
    */
   get congested(): boolean {
-    return this.socketPaused || this.writer.blocked;
+    return this.socketPaused || this.slowStreams.size > 0 || this.writer.blocked;
+  }
+
+  /** Last measured PING round trip, ms (NaN before the first). */
+  get rtt(): number {
+    return this.rtt_;
   }
 
   /** Number of streams open (not yet closed both ways). */
@@ -463,7 +480,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Stream
     return {
       role: this.role,
       ...this.counters,
-      rtt: this.rtt,
+      rtt: this.rtt_,
       flowControl: this.flowOn,
       readPaused: this.socketPaused,
       openStreams: this.table.size,
@@ -624,6 +641,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Stream
       throw new StreamError(stream.id, t.rst, `${EVENT_TEXT[event]} on stream ${stream.id} (${before}): ${rstStatusName[t.rst]}`);
     }
     if (t.actions & Action.END_READ) {
+      this.slowStreams.delete(stream); // no more DATA will come for it
       this.wantsData(stream);
       userCode(() => stream.pushEnd());
     }
@@ -670,6 +688,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Stream
       // Compatibility mode (or an 'auto' peer that overran the window before it saw ours): the peer does not
       // wait for windows, so stop reading the socket until this reader catches up.
       this.blockedReaders.add(stream);
+      this.slowStreams.add(stream);
       this.pauseSocket();
     }
   }
@@ -774,8 +793,8 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Stream
     }
     const p = this.pings.get(f.id);
     if (!p) return; // an echo we no longer wait for
-    this.rtt = performance.now() - p.start;
-    p.resolve(this.rtt);
+    this.rtt_ = performance.now() - p.start;
+    p.resolve(this.rtt_);
   }
 
   private onGoaway(f: GoawayFrame): void {
@@ -883,6 +902,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Stream
   private forget(stream: Stream): void {
     if (!this.table.remove(stream)) return; // (a reset stream is destroyed right after: its queue is dropped then)
     this.blockedReaders.delete(stream);
+    this.slowStreams.delete(stream);
     if (this.table.size === 0) {
       for (const w of [...this.streamDrainWaiters]) w();
       // §2.6.6: after a GOAWAY no new streams come; once the last one is over the connection is done.
