@@ -18,7 +18,7 @@ import {
   zlibDeflateInit2,
   zlibDeflateSetDictionary,
 } from 'pako';
-import { CompressionError } from '../errors.js';
+import { CompressionError, InvalidArgumentError } from '../errors.js';
 import type { Headers } from '../frames/types.js';
 import { SPDY3_DICTIONARY } from './dictionary.js';
 import { serializeHeaderBlock } from './header-block.js';
@@ -47,7 +47,7 @@ const SCRATCH_SIZE = 8192;
 function option(name: string, value: number | undefined, fallback: number, min: number, max: number): number {
   const v = value ?? fallback;
   if (!Number.isInteger(v) || v < min || v > max) {
-    throw new RangeError(`${name} must be an integer in ${min}..${max}, got ${v}`);
+    throw new InvalidArgumentError(`${name} must be an integer in ${min}..${max}, got ${v}`);
   }
   return v;
 }
@@ -61,7 +61,7 @@ export class HeaderCompressor {
   private readonly scratch = new Uint8Array(SCRATCH_SIZE);
   private dead: CompressionError | null = null;
 
-  /** @throws RangeError for an option outside its range. */
+  /** @throws InvalidArgumentError for an option outside its range. */
   constructor(options: HeaderCompressorOptions = {}) {
     const level = option('level', options.level, DEFAULT_COMPRESSION_LEVEL, 0, 9);
     const windowBits = option('windowBits', options.windowBits, 15, 9, 15);
@@ -75,7 +75,7 @@ export class HeaderCompressor {
    * Serializes and compresses one header block (see `serializeHeaderBlock`).
    * @returns the compressed block, ending with the sync-flush marker `00 00 ff ff`; the first block
    *   of the connection starts with the zlib header and DICTID e3 c6 a7 c2.
-   * @throws TypeError for invalid headers (nothing was fed to zlib: the compressor stays usable).
+   * @throws InvalidArgumentError for invalid headers (nothing was fed to zlib: the compressor stays usable).
    * @throws CompressionError if zlib fails; the compressor is then dead and throws on every call.
    */
   compress(headers: Headers): Buffer {

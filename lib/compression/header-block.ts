@@ -8,7 +8,7 @@
  * "a\0" are invalid). Names are printable US-ASCII (0x21–0x7e) without upper-case letters; values
  * are UTF-8.
  */
-import { StreamError } from '../errors.js';
+import { InvalidArgumentError, StreamError } from '../errors.js';
 import { RstStatus } from '../frames/constants.js';
 import type { Headers } from '../frames/types.js';
 
@@ -59,9 +59,9 @@ function valueProblem(bytes: Uint8Array, start: number, end: number): string | n
 
 /**
  * Serializes a header block (uncompressed) in the object's key order, in one allocation.
- * Validation happens before the allocation, so a TypeError leaves nothing half-written.
+ * Validation happens before the allocation, so an InvalidArgumentError leaves nothing half-written.
  * Values are encoded as UTF-8; a NUL inside a value separates several values of one name.
- * @throws TypeError for an invalid name (empty, upper case, outside 0x21–0x7e), a non-string value,
+ * @throws InvalidArgumentError for an invalid name (empty, upper case, outside 0x21–0x7e), a non-string value,
  *   or a value that starts/ends with NUL or holds an empty segment (`a\0\0b`).
  */
 export function serializeHeaderBlock(headers: Headers): Buffer {
@@ -71,7 +71,7 @@ export function serializeHeaderBlock(headers: Headers): Buffer {
   for (let i = 0; i < names.length; i++) {
     const name = names[i]!;
     const value: unknown = headers[name];
-    if (typeof value !== 'string') throw new TypeError(`header ${JSON.stringify(name)}: value must be a string`);
+    if (typeof value !== 'string') throw new InvalidArgumentError(`header ${JSON.stringify(name)}: value must be a string`);
     let problem = name.length === 0 ? 'empty header name' : null;
     for (let j = 0; j < name.length && problem === null; j++) problem = nameCharProblem(name.charCodeAt(j));
     if (problem === null && value.length > 0) {
@@ -79,7 +79,7 @@ export function serializeHeaderBlock(headers: Headers): Buffer {
       if (value.charCodeAt(0) === 0 || value.charCodeAt(value.length - 1) === 0) problem = 'header value starts or ends with NUL';
       else if (value.includes('\0\0')) problem = 'header value with an empty NUL-separated segment';
     }
-    if (problem !== null) throw new TypeError(`${problem}: ${JSON.stringify(name)}`);
+    if (problem !== null) throw new InvalidArgumentError(`${problem}: ${JSON.stringify(name)}`);
     let length = value.length;
     for (let j = 0; j < value.length; j++) {
       if (value.charCodeAt(j) >= 0x80) {

@@ -21,7 +21,7 @@
  */
 import { createRequire } from 'node:module';
 import { Z_BUF_ERROR, Z_OK, Z_STREAM_END, Z_SYNC_FLUSH, ZStream, zlibInflate, zlibInflateInit2, zlibInflateSetDictionary } from 'pako';
-import { CompressionError } from '../errors.js';
+import { CompressionError, InvalidArgumentError } from '../errors.js';
 import { SPDY3_DICTIONARY, SPDY3_DICTIONARY_ID } from './dictionary.js';
 
 /** Default {@link HeaderDecompressorOptions.maxInflatedSize}: 256 KiB. */
@@ -221,13 +221,13 @@ export class HeaderDecompressor {
   private dead: CompressionError | null = null;
 
   /**
-   * @throws RangeError for a `maxInflatedSize` that is not a positive integer.
+   * @throws InvalidArgumentError for a `maxInflatedSize` that is not a positive integer.
    * @throws CompressionError when `implementation: 'zlib-sync'` is asked for and cannot be loaded.
    */
   constructor(options: HeaderDecompressorOptions = {}) {
     const max = options.maxInflatedSize ?? DEFAULT_MAX_INFLATED_SIZE;
     if (!Number.isInteger(max) || max < 1) {
-      throw new RangeError(`maxInflatedSize must be a positive integer, got ${max}`);
+      throw new InvalidArgumentError(`maxInflatedSize must be a positive integer, got ${max}`);
     }
     this.maxInflatedSize = max;
     const wanted = options.implementation ?? 'pako';

@@ -13,7 +13,7 @@
  * later `next()` throws the same error. Semantic rules (delta 0, status 0, stream-id parity, …) are
  * the session's: values are decoded as they are on the wire.
  */
-import { SessionError } from '../errors.js';
+import { InvalidArgumentError, SessionError } from '../errors.js';
 import { FRAME_HEADER_SIZE, FrameType, GoawayStatus, MAX_FRAME_LENGTH, SPDY_VERSION, frameTypeName } from './constants.js';
 import type { Frame, SettingsEntry, UnknownFrame } from './types.js';
 
@@ -146,7 +146,7 @@ const minLength: Record<number, number> = {
 
 function checkLimit(name: string, value: number, min: number, max: number): number {
   if (!Number.isInteger(value) || value < min || value > max) {
-    throw new RangeError(`${name} must be an integer in ${min}..${max}, got ${value}`);
+    throw new InvalidArgumentError(`${name} must be an integer in ${min}..${max}, got ${value}`);
   }
   return value;
 }
@@ -182,7 +182,7 @@ export class FrameDecoder {
   private skipRemaining = 0;
 
   /**
-   * @throws RangeError when `maxControlFrameSize` is below 8192 or above 2^24-1, or another limit
+   * @throws InvalidArgumentError when `maxControlFrameSize` is below 8192 or above 2^24-1, or another limit
    *   is out of its range.
    */
   constructor(options: FrameDecoderOptions = {}) {

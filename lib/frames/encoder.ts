@@ -7,10 +7,11 @@
  * copied: write both with `socket.cork()` / `uncork()` (one `writev`).
  *
  * Reserved bits ("X" in the spec, in front of every 31-bit id and of the WINDOW_UPDATE delta) are
- * written as 0. Arguments that cannot be represented on the wire throw `RangeError`; semantic rules
+ * written as 0. Arguments that cannot be represented on the wire throw `InvalidArgumentError` (`ERR_INVALID_ARG`); semantic rules
  * (stream id 0 on SYN_STREAM, delta 0, status 0, …) are the session's business, so a test can still
  * build an invalid-but-encodable frame.
  */
+import { InvalidArgumentError } from '../errors.js';
 import {
   FRAME_HEADER_SIZE,
   FrameType,
@@ -38,7 +39,7 @@ const MAX_UINT24 = 0xffffff;
 
 function check(name: string, value: number, max: number, min = 0): void {
   if (!Number.isInteger(value) || value < min || value > max) {
-    throw new RangeError(`${name} must be an integer in ${min}..${max}, got ${value}`);
+    throw new InvalidArgumentError(`${name} must be an integer in ${min}..${max}, got ${value}`);
   }
 }
 
@@ -54,7 +55,7 @@ function check31(name: string, value: number): void {
 function controlFrame(type: number, flags: number, length: number): Buffer {
   check('flags', flags, 0xff);
   if (length > MAX_FRAME_LENGTH) {
-    throw new RangeError(`${frameTypeName[type]} frame length ${length} exceeds ${MAX_FRAME_LENGTH} bytes`);
+    throw new InvalidArgumentError(`${frameTypeName[type]} frame length ${length} exceeds ${MAX_FRAME_LENGTH} bytes`);
   }
   const buf = Buffer.allocUnsafe(FRAME_HEADER_SIZE + length);
   buf.writeUInt16BE(0x8000 | SPDY_VERSION, 0);
@@ -68,7 +69,7 @@ function controlFrame(type: number, flags: number, length: number): Buffer {
  * @param streamId 0..2^31-1 (0 is encodable but invalid on the wire: the decoder rejects it).
  * @param flags 0..255 (FLAG_FIN = 0x01).
  * @param length payload length in bytes, 0..2^24-1.
- * @throws RangeError for values outside those ranges.
+ * @throws InvalidArgumentError for values outside those ranges.
  */
 export function encodeDataHeader(streamId: number, flags: number, length: number): Buffer {
   check31('stream id', streamId);
@@ -82,7 +83,7 @@ export function encodeDataHeader(streamId: number, flags: number, length: number
 
 /**
  * A DATA frame as `[header, data]`; `data` is the caller's buffer itself (not copied).
- * @throws RangeError when `data.length > 2^24-1` or the id/flags are out of range.
+ * @throws InvalidArgumentError when `data.length > 2^24-1` or the id/flags are out of range.
  */
 export function encodeData(streamId: number, flags: number, data: Buffer): [Buffer, Buffer] {
   return [encodeDataHeader(streamId, flags, data.length), data];
@@ -91,7 +92,7 @@ export function encodeData(streamId: number, flags: number, data: Buffer): [Buff
 /**
  * SYN_STREAM (type 1): X·stream-id(31) · X·associated-stream-id(31) · priority(3)·unused(5) ·
  * slot(8) · compressed header block. Length = 10 + block.
- * @throws RangeError for ids outside 31 bits, priority outside 0..7, slot outside 0..255, flags
+ * @throws InvalidArgumentError for ids outside 31 bits, priority outside 0..7, slot outside 0..255, flags
  *   outside 0..255, or a frame longer than 2^24-1.
  */
 export function encodeSynStream(f: Omit<SynStreamFrame, 'type'>): Buffer {
@@ -119,7 +120,7 @@ function streamHeaderFrame(type: number, streamId: number, flags: number, header
 
 /**
  * SYN_REPLY (type 2): X·stream-id(31) · compressed header block. Length = 4 + block.
- * @throws RangeError for an id outside 31 bits, flags outside 0..255, or a frame over 2^24-1.
+ * @throws InvalidArgumentError for an id outside 31 bits, flags outside 0..255, or a frame over 2^24-1.
  */
 export function encodeSynReply(streamId: number, flags: number, headerBlock: Buffer): Buffer {
   return streamHeaderFrame(FrameType.SYN_REPLY, streamId, flags, headerBlock);
@@ -127,7 +128,7 @@ export function encodeSynReply(streamId: number, flags: number, headerBlock: Buf
 
 /**
  * HEADERS (type 8): X·stream-id(31) · compressed header block. Length = 4 + block.
- * @throws RangeError as {@link encodeSynReply}.
+ * @throws InvalidArgumentError as {@link encodeSynReply}.
  */
 export function encodeHeaders(streamId: number, flags: number, headerBlock: Buffer): Buffer {
   return streamHeaderFrame(FrameType.HEADERS, streamId, flags, headerBlock);
@@ -136,7 +137,7 @@ export function encodeHeaders(streamId: number, flags: number, headerBlock: Buff
 /**
  * RST_STREAM (type 3): X·stream-id(31) · status(32). Length 8, flags 0.
  * @param status an RST_STREAM status (`RstStatus`), 0..2^32-1 on the wire.
- * @throws RangeError for an id outside 31 bits or a status outside 32 bits.
+ * @throws InvalidArgumentError for an id outside 31 bits or a status outside 32 bits.
  */
 export function encodeRstStream(streamId: number, status: number): Buffer {
   check31('stream id', streamId);
@@ -151,7 +152,7 @@ export function encodeRstStream(streamId: number, status: number): Buffer {
  * SETTINGS (type 4): count(32) · n × [flags(8) · id(24) · value(32)]. Length 4 + 8n.
  * Entries are written in the given order (duplicates included: the receiver keeps the first).
  * @param flags frame flags (FLAG_SETTINGS_CLEAR_SETTINGS = 0x01).
- * @throws RangeError for entry flags outside 8 bits, ids outside 24 bits, values outside 32 bits, or
+ * @throws InvalidArgumentError for entry flags outside 8 bits, ids outside 24 bits, values outside 32 bits, or
  *   more entries than fit in a frame.
  */
 export function encodeSettings(flags: number, entries: SettingsEntry[]): Buffer {
@@ -171,7 +172,7 @@ export function encodeSettings(flags: number, entries: SettingsEntry[]): Buffer 
 
 /**
  * PING (type 6): id(32). Length 4, flags 0. Clients use odd ids, servers even ones.
- * @throws RangeError for an id outside 0..2^32-1.
+ * @throws InvalidArgumentError for an id outside 0..2^32-1.
  */
 export function encodePing(id: number): Buffer {
   check('ping id', id, MAX_UINT32);
@@ -183,7 +184,7 @@ export function encodePing(id: number): Buffer {
 /**
  * GOAWAY (type 7): X·last-good-stream-id(31) · status(32). Length 8, flags 0.
  * @param status a GOAWAY status (`GoawayStatus`), 0..2^32-1 on the wire.
- * @throws RangeError for an id outside 31 bits or a status outside 32 bits.
+ * @throws InvalidArgumentError for an id outside 31 bits or a status outside 32 bits.
  */
 export function encodeGoaway(lastGoodStreamId: number, status: number): Buffer {
   check31('last-good-stream-id', lastGoodStreamId);
@@ -198,7 +199,7 @@ export function encodeGoaway(lastGoodStreamId: number, status: number): Buffer {
  * WINDOW_UPDATE (type 9): X·stream-id(31) · X·delta-window-size(31). Length 8, flags 0.
  * @param streamId 0 for the session window.
  * @param delta bytes, 0..2^31-1 (the spec allows 1..2^31-1; 0 is left to the receiver to reject).
- * @throws RangeError for an id or delta outside 31 bits.
+ * @throws InvalidArgumentError for an id or delta outside 31 bits.
  */
 export function encodeWindowUpdate(streamId: number, delta: number): Buffer {
   check31('stream id', streamId);
@@ -248,13 +249,13 @@ const encoders: Record<number, Encoder> = {
 /**
  * Encodes any frame: `[header, payload]` for DATA, `[frame]` for control frames. The `flags` of
  * RST_STREAM, PING, GOAWAY and WINDOW_UPDATE are ignored (the spec defines none: 0 is written).
- * @throws RangeError as the per-type encoders, and for an `UnknownFrame` (type -1), which carries
+ * @throws InvalidArgumentError as the per-type encoders, and for an `UnknownFrame` (type -1), which carries
  *   no payload and cannot be re-encoded.
  */
 export function encodeFrame(frame: Frame): Buffer[] {
   const encode = encoders[frame.type];
   if (encode === undefined) {
-    throw new RangeError(`cannot encode a frame of type ${frame.type}`);
+    throw new InvalidArgumentError(`cannot encode a frame of type ${frame.type}`);
   }
   return encode(frame);
 }

@@ -76,7 +76,7 @@ import { FrameWriter, type HeaderFrame, type WriteItem } from './writer.js';
 import { Liveness, type ReadHealth } from './liveness.js';
 import { Deadline } from './deadline.js';
 import { RateLimit } from './limits.js';
-import { Stream, type StreamOwner } from './stream.js';
+import { Stream } from './stream.js';
 import { Action, StreamEvent, StreamState, type StreamEventValue } from './state.js';
 import { StreamTable } from './stream-table.js';
 import { withRequestPseudoHeaders, withReplyPseudoHeaders } from './pseudo-headers.js';
@@ -125,7 +125,7 @@ function wholeMs(name: string, v: unknown): void {
   if (v !== undefined && (!Number.isInteger(v) || (v as number) < 0)) throw new InvalidArgumentError(`${name} must be a whole number of ms >= 0, got ${String(v)}`);
 }
 
-export class Connection extends EventEmitter<ConnectionEvents> implements StreamOwner {
+export class Connection extends EventEmitter<ConnectionEvents> {
   readonly role: 'client' | 'server';
   readonly options: ResolvedOptions;
   /** The underlying byte stream. */

@@ -24,7 +24,7 @@ import type { Headers } from '../frames/types.js';
 import { FrameType, RstStatus } from '../frames/constants.js';
 import { ClosedError, InvalidArgumentError, StreamError, TimeoutError } from '../errors.js';
 import { SendWindow, RecvWindow } from './flow.js';
-import type { Sendable, WriteItem } from './writer.js';
+import type { WriteItem } from './writer.js';
 import { IdleWatch } from './idle.js';
 import { Lifecycle, StreamEvent, StreamState, initialState, type StreamStateValue } from './state.js';
 
@@ -82,7 +82,7 @@ export interface StreamStats {
 
 const EMPTY = Buffer.alloc(0);
 
-export class Stream extends Duplex implements Sendable {
+export class Stream extends Duplex {
   /** Stream id: odd when the client created it, even for the server (§2.3.2). */
   readonly id: number;
   /** 0 (highest) … 7 (lowest). */

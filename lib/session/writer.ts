@@ -74,7 +74,7 @@ export interface WriterOptions {
   /** The session send window (WINDOW_UPDATE on stream 0). */
   sessionWindow: SendWindow;
   /** Compresses one serialized header block with the connection's shared compressor (in wire order). */
-  compressBlock?: (block: Buffer) => Buffer;
+  compressBlock: (block: Buffer) => Buffer;
   /** Most control frames waiting to be written; past it `writeControl` returns false. Default 10000. */
   maxQueuedControlFrames?: number;
   /** Called for every frame handed to the socket with its length and frame type (DATA = 0) — for stats. */
@@ -214,9 +214,7 @@ export class FrameWriter {
 
   /** Compresses and encodes a header frame now (it is about to be written). */
   private encodeHeaderFrame(h: HeaderFrame): Buffer {
-    const compress = this.opts.compressBlock;
-    if (!compress) throw new Error('FrameWriter: header frames need compressBlock');
-    const block = compress(h.block);
+    const block = this.opts.compressBlock(h.block);
     if (h.type === FrameType.SYN_STREAM) {
       return encodeSynStream({ streamId: h.streamId, associatedStreamId: 0, priority: h.priority ?? 0, slot: 0, flags: h.flags, headerBlock: block });
     }
