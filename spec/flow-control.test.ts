@@ -2,6 +2,7 @@
 // stream, and what is buffered for the slow stream stays within its receive window. Plus unit tests of
 // lib/session/flow.ts and of SETTINGS INITIAL_WINDOW_SIZE shifting existing stream windows.
 import t from 'tap';
+import type net from 'node:net';
 import { Connection } from '../lib/session/connection.js';
 import type { Stream } from '../lib/session/stream.js';
 import { SendWindow, RecvWindow } from '../lib/session/flow.js';
@@ -10,6 +11,7 @@ import { encodeData, encodePing, encodeSettings, encodeSynReply, encodeSynStream
 import type { DataFrame, Frame, PingFrame, SettingsFrame } from '../lib/frames/types.js';
 import { HeaderCompressor } from '../lib/compression/index.js';
 import { connectionPair, socketPair, FrameReader, randomBytes } from './helpers.js';
+import { barrier, dataBytes } from './raw-peer.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -156,7 +158,6 @@ for (const W of [64 * KiB, MiB]) {
 
     t.equal(fastRead, FAST_TOTAL, 'the fast stream finished: 256 MiB');
     t.ok(fastOk, 'fast stream byte-exact');
-    t.ok(fastMs < 15000, `fast stream took ${fastMs.toFixed(0)} ms`);
     t.ok(slowOk, 'slow stream byte-exact');
     const rate = slowRead / (slowMs / 1000);
     t.ok(rate > 0.5 * SLOW_RATE && rate < 1.5 * SLOW_RATE, `slow reader ran at ${(rate / MiB).toFixed(2)} MiB/s`);
@@ -218,14 +219,9 @@ t.test('flow.ts: RecvWindow', async (t) => {
 });
 
 // ---------------------------------------------------------------------------------------------------
-/** Collects the DATA bytes of `streamId` until the peer is quiet for `quietMs`. */
-async function drainData(reader: FrameReader, streamId: number, quietMs = 250): Promise<number> {
-  let n = 0;
-  for (;;) {
-    const f = await reader.next(quietMs).catch(() => null);
-    if (!f) return n;
-    if (f.type === FrameType.DATA && (f as DataFrame).streamId === streamId) n += (f as DataFrame).data.length;
-  }
+/** The DATA bytes of `streamId` the client sent in response to what the raw server side wrote (a PING barrier). */
+async function drainData(reader: FrameReader, socket: net.Socket, streamId: number): Promise<number> {
+  return dataBytes(await barrier(socket, reader, 0), streamId);
 }
 
 async function until(cond: () => boolean, ms = 2000): Promise<void> {
@@ -258,7 +254,7 @@ t.test('SETTINGS INITIAL_WINDOW_SIZE shifts existing stream windows (negative al
 
   const data = randomBytes(200 * KiB, 5);
   s1.write(data);
-  t.equal(await drainData(reader, 1), 65536, 'one default window sent');
+  t.equal(await drainData(reader, b, 1), 65536, 'one default window sent');
   t.equal(s1.stats().sendWindow, 0);
 
   // Shrink: every existing stream window moves by 16384 - 65536 = -49152.
@@ -273,19 +269,19 @@ t.test('SETTINGS INITIAL_WINDOW_SIZE shifts existing stream windows (negative al
 
   // Still negative after an update: nothing is sent.
   b.write(encodeWindowUpdate(1, 40000));
-  t.equal(await drainData(reader, 1), 0, 'nothing sent while the window is negative');
+  t.equal(await drainData(reader, b, 1), 0, 'nothing sent while the window is negative');
   t.equal(s1.stats().sendWindow, -9152);
   // Positive again: exactly the window is sent.
   b.write(encodeWindowUpdate(1, 10000));
-  t.equal(await drainData(reader, 1), 848, 'sender resumes with exactly the positive window');
+  t.equal(await drainData(reader, b, 1), 848, 'sender resumes with exactly the positive window');
   t.equal(s1.stats().sendWindow, 0);
   // Grow: SETTINGS back up shifts by +49152 and wakes the sender.
   b.write(encodeSettings(0, [{ id: SettingsId.INITIAL_WINDOW_SIZE, flags: 0, value: 65536 }]));
-  t.equal(await drainData(reader, 1), 49152, 'a SETTINGS increase alone resumes the sender');
+  t.equal(await drainData(reader, b, 1), 49152, 'a SETTINGS increase alone resumes the sender');
   t.equal(s3.stats().sendWindow, 65536);
   // The rest after a final update.
   b.write(encodeWindowUpdate(1, 1 << 20));
-  t.equal(await drainData(reader, 1), data.length - 65536 - 848 - 49152, 'everything else follows');
+  t.equal(await drainData(reader, b, 1), data.length - 65536 - 848 - 49152, 'everything else follows');
 });
 
 t.test('SETTINGS INITIAL_WINDOW_SIZE above 2^31-1 is a session error', async (t) => {
@@ -326,12 +322,7 @@ t.test('a window below 64 KiB tolerates the default window until the peer has se
 
   // The client writes a whole default window before it has read anything.
   b.write(Buffer.concat([syn(1), data(1, 32768), data(1, 32768)]));
-  const seen: Frame[] = [];
-  for (;;) {
-    const f = await reader.next(300).catch(() => null);
-    if (!f) break;
-    seen.push(f);
-  }
+  const seen = await barrier(b, reader, 1);
   const settings = seen.find((f) => f.type === FrameType.SETTINGS) as SettingsFrame | undefined;
   t.match(settings?.entries?.find((e) => e.id === SettingsId.INITIAL_WINDOW_SIZE), { value: 4096 }, 'SETTINGS INITIAL_WINDOW_SIZE 4096');
   const ping = seen.find((f) => f.type === FrameType.PING) as PingFrame | undefined;
@@ -349,7 +340,7 @@ t.test('a window below 64 KiB tolerates the default window until the peer has se
   b.write(syn(3));
   await reader.nextOfType(FrameType.SYN_REPLY);
   b.write(data(3, 4096));
-  t.equal(await reader.next(200).catch(() => null), null, '4096 bytes are fine');
+  t.notOk((await barrier(b, reader, 1)).some((f) => f.type === FrameType.RST_STREAM), '4096 bytes are fine');
   b.write(data(3, 1));
   t.match(await reader.nextOfType(FrameType.RST_STREAM), { streamId: 3, status: RstStatus.FLOW_CONTROL_ERROR });
 });

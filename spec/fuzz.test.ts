@@ -2,6 +2,8 @@
 // unbounded memory; every session that fails sends GOAWAY PROTOCOL_ERROR (never INTERNAL_ERROR, which
 // would mean a handler threw), and every RST_STREAM carries a defined status.
 import t from 'tap';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { Connection } from '../lib/session/connection.js';
 import { FrameDecoder } from '../lib/frames/decoder.js';
 import { FrameType, GoawayStatus } from '../lib/frames/constants.js';
@@ -10,10 +12,10 @@ import { SessionError } from '../lib/errors.js';
 import { prng } from './helpers.js';
 import { MemSocket, validFrame, mutate, randomFrame } from './fuzz-corpus.js';
 
-export async function fuzz(seed: number, total: number): Promise<{ sessions: number; goaways: number; rsts: number; internal: number; badRst: number; maxBuffered: number }> {
+export async function fuzz(seed: number, total: number): Promise<{ sessions: number; goaways: number; rsts: number; internal: number; badRst: number; maxBuffered: number; pieces: number; frames: number }> {
   const r = prng(seed);
   let sent = 0;
-  const stats = { sessions: 0, goaways: 0, rsts: 0, internal: 0, badRst: 0, maxBuffered: 0 };
+  const stats = { sessions: 0, goaways: 0, rsts: 0, internal: 0, badRst: 0, maxBuffered: 0, pieces: 0, frames: 0 };
   while (sent < total) {
     stats.sessions++;
     const sock = new MemSocket();
@@ -32,10 +34,16 @@ export async function fuzz(seed: number, total: number): Promise<{ sessions: num
     for (let i = 0; i < perSession && sent < total && !conn.isClosed; i++, sent++) {
       const roll = r();
       const frame = roll < 0.6 ? validFrame(r, comp, nextId) : roll < 0.9 ? mutate(r, validFrame(r, comp, nextId)) : randomFrame(r);
-      // Split the frame at a random point, as TCP may.
-      const cut = Math.floor(r() * (frame.length + 1));
-      sock.feed(frame.subarray(0, cut));
-      sock.feed(frame.subarray(cut));
+      // Split the frame at 0–3 random points (inside the header too), as TCP may.
+      const cuts = Array.from({ length: Math.floor(r() * 4) }, () => Math.floor(r() * (frame.length + 1))).sort((x, y) => x - y);
+      let from = 0;
+      for (const cut of cuts) {
+        sock.feed(frame.subarray(from, cut));
+        from = cut;
+      }
+      sock.feed(frame.subarray(from));
+      stats.pieces += cuts.length + 1;
+      stats.frames++;
       if (i % 50 === 49) await new Promise((res) => setImmediate(res));
     }
     await new Promise((res) => setImmediate(res));
@@ -67,16 +75,24 @@ const FRAMES = Number(process.env.FUZZ_FRAMES ?? 100_000);
 const SEED = Number(process.env.FUZZ_SEED ?? 0x5eed);
 
 t.test(`${FRAMES} frames, seed ${SEED}`, async (t) => {
+  v8.setFlagsFromString('--expose-gc');
+  const gc = vm.runInNewContext('gc') as () => void;
+  gc();
   const before = process.memoryUsage().heapUsed;
   const start = Date.now();
   const s = await fuzz(SEED, FRAMES);
   const ms = Date.now() - start;
-  t.comment(`${s.sessions} sessions, ${s.goaways} GOAWAY PROTOCOL_ERROR, ${s.rsts} RST_STREAM, ${ms} ms`);
+  t.comment(`${s.sessions} sessions, ${s.goaways} GOAWAY PROTOCOL_ERROR, ${s.rsts} RST_STREAM, ${s.pieces} pieces, most output of one session ${s.maxBuffered} B, ${ms} ms`);
+  t.equal(s.frames, FRAMES, 'every frame was fed');
+  t.ok(s.sessions >= FRAMES / 400 && s.sessions <= FRAMES, `${s.sessions} sessions (1–400 frames each)`);
+  t.ok(s.pieces > FRAMES * 2, `frames were split at several points (${(s.pieces / FRAMES).toFixed(2)} pieces per frame)`);
+  t.ok(s.goaways <= s.sessions, 'at most one GOAWAY per session');
+  t.ok(s.maxBuffered > 0 && s.maxBuffered < 1024 * 1024, `what one session wrote stays bounded (${s.maxBuffered} B of at most 400 frames in)`);
   t.equal(s.internal, 0, 'no handler threw (no INTERNAL_ERROR, no non-session failure)');
   t.equal(s.badRst, 0, 'every RST_STREAM status is defined');
   t.ok(s.goaways > FRAMES / 1000, 'malformed input was answered with GOAWAY PROTOCOL_ERROR');
   t.ok(s.rsts > FRAMES / 1000, 'stream errors were answered with RST_STREAM');
-  global.gc?.();
+  gc();
   const grown = process.memoryUsage().heapUsed - before;
   t.ok(grown < 256 * 1024 * 1024, `heap grew ${(grown / 1048576).toFixed(1)} MiB`);
 });

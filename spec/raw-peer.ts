@@ -115,3 +115,26 @@ export function dataBytes(frames: Frame[], streamId: number): number {
   for (const f of frames) if (f.type === FrameType.DATA && f.streamId === streamId) n += f.data.length;
   return n;
 }
+
+let barrierId = 0x40000000;
+
+/**
+ * A PING barrier on a raw socket whose frames `reader` reads: sends two PINGs (ids of `parity`: 1 when
+ * the raw side is the client, 0 when it is the server) one after the other and returns every frame that
+ * arrived before the second echo. The Connection handles frames in order and writes what they caused
+ * in the same turn as the echo, so this is "everything it did in response", without waiting for silence.
+ */
+export async function barrier(socket: net.Socket, reader: FrameReader, parity: 0 | 1, ms = 5000): Promise<Frame[]> {
+  const seen: Frame[] = [];
+  for (let round = 0; round < 2; round++) {
+    barrierId += 2;
+    const id = (barrierId & ~1) | parity;
+    socket.write(encodePing(id));
+    for (;;) {
+      const f = await reader.next(ms);
+      if (f.type === FrameType.PING && f.id === id) break;
+      seen.push(f);
+    }
+  }
+  return seen;
+}

@@ -6,7 +6,7 @@
  * dialed again on the next local connection.
  */
 import { parseArgs } from 'node:util';
-import { InvalidArgumentError, UpgradeError } from '../errors.js';
+import { InvalidArgumentError, TimeoutError, UpgradeError } from '../errors.js';
 import { PortForwarder } from '../portforward/client.js';
 import { dialPortForward, portForwardUrl, parseTransport, type PortForwardTransport } from '../portforward/dial.js';
 import { parsePortSpec, formatHostPort } from '../portforward/ports.js';
@@ -103,7 +103,7 @@ export async function portForwardCommand(argv: string[], io: Io): Promise<number
   try {
     await pf.ready;
   } catch (err) {
-    if (err instanceof UpgradeError) throw new Error(`error upgrading connection: ${err.message}`);
+    if (err instanceof UpgradeError || err instanceof TimeoutError) throw new Error(`error upgrading connection: ${err.message}`);
     throw err;
   }
   await new Promise<void>((resolve) => {

@@ -92,7 +92,8 @@ export interface UpgradeResult {
  *   the role of apimachinery's `UpgradeFailureError` (`httpstream.IsUpgradeFailure`): the server answered
  *   but refused, the one case where kubectl falls back to another transport; status 0 errors do not.
  * - {@link UpgradeError} with status 0 when no HTTP answer came: connection refused, DNS, TLS errors,
- *   a reset, or the timeout (its `cause` is then a {@link TimeoutError}); `cause` is the underlying error.
+ *   a reset; `cause` is the underlying error.
+ * - {@link TimeoutError} (`timeout` in ms) when no answer came within `timeout`.
  * - {@link AbortError} when `signal` aborts first (`cause` is the signal's reason).
  * - {@link InvalidArgumentError} for a URL that is not http(s), or bad `protocols`/`timeout`.
  */
@@ -163,8 +164,7 @@ export async function upgrade(url: string | URL, options: UpgradeOptions): Promi
     if (timeout > 0) {
       timer = setTimeout(() => {
         if (finishBody !== undefined) return finishBody(); // status known: report it with the partial body
-        const cause = new TimeoutError(`no upgrade response from ${where} within ${timeout} ms`, timeout);
-        fail(new UpgradeError(0, `upgrade to SPDY/3.1 failed: ${cause.message}`, '', { cause }));
+        fail(new TimeoutError(`upgrade to SPDY/3.1 failed: no upgrade response from ${where} within ${timeout} ms`, timeout));
       }, timeout);
     }
 

@@ -54,7 +54,8 @@ export interface TunnelResult {
 
 /**
  * Opens the tunnel at `url` (`http(s):` or `ws(s):`, e.g. a pod's `/portforward` URL).
- * Rejects with {@link UpgradeError} (see the module comment for its `statusCode`), {@link AbortError},
+ * Rejects with {@link UpgradeError} (see the module comment for its `statusCode`), {@link TimeoutError}
+ * (no answer within `timeout` ms), {@link AbortError},
  * {@link InvalidArgumentError} for a bad URL.
  */
 export function dialWebSocketTunnel(url: string | URL, options: TunnelOptions = {}): Promise<TunnelResult> {
@@ -113,8 +114,7 @@ export function dialWebSocketTunnel(url: string | URL, options: TunnelOptions = 
     signal?.addEventListener('abort', onAbort, { once: true });
     if (timeout > 0) {
       timer = setTimeout(() => {
-        const cause = new TimeoutError(`no WebSocket tunnel response from ${where} within ${timeout} ms`, timeout);
-        fail(new UpgradeError(0, `WebSocket tunnel failed: ${cause.message}`, '', { cause }));
+        fail(new TimeoutError(`WebSocket tunnel failed: no WebSocket tunnel response from ${where} within ${timeout} ms`, timeout));
       }, timeout);
     }
     req.on('error', (err: NodeJS.ErrnoException) => fail(new UpgradeError(0, `WebSocket tunnel to ${where} failed: ${describe(err)}`, '', { cause: err })));
