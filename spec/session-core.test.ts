@@ -79,7 +79,8 @@ t.test('HEADERS without FIN keeps its place after buffered writes', async (t) =>
 
 t.test('a peer that never reads while making us queue RST_STREAMs is dropped at maxQueuedControlFrames', async (t) => {
   const [a, b] = await socketPair();
-  const server = new Connection(a, { role: 'server', maxQueuedControlFrames: 1000 });
+  // (maxStreamErrorRate off: this pushes the queue bound, not the error rate)
+  const server = new Connection(a, { role: 'server', maxQueuedControlFrames: 1000, maxStreamErrorRate: 0 });
   const errors: Error[] = [];
   server.on('error', (e) => errors.push(e));
   const done = closed(server, 30000);
@@ -319,4 +320,15 @@ t.test('DATA after our RST_STREAM is dropped silently; DATA on a stream never op
   t.notOk((await peer.barrier()).some((f) => f.type === FrameType.RST_STREAM), 'no RST_STREAM for data in flight');
   peer.data(7, 10);
   t.match(await peer.rst(), { streamId: 7, status: RstStatus.INVALID_STREAM });
+});
+
+t.test('a peer causing more than maxStreamErrorRate stream errors per second gets GOAWAY PROTOCOL_ERROR', async (t) => {
+  const peer = await RawPeer.open(t, 'server', { maxStreamErrorRate: 50 });
+  for (let id = 1; id <= 49; id += 2) peer.data(id, 1); // 25 errors: answered one by one
+  const first = await peer.barrier();
+  t.equal(first.filter((f) => f.type === FrameType.RST_STREAM).length, 25, 'RST_STREAM INVALID_STREAM each');
+  t.equal(peer.conn.isClosed, false);
+  for (let id = 51; id <= 151; id += 2) peer.data(id, 1); // 51 more within the same second
+  t.match(await peer.goaway(), { status: GoawayStatus.PROTOCOL_ERROR });
+  await closed(peer.conn);
 });

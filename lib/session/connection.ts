@@ -176,6 +176,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   private readonly pingLimit: RateLimit;
   private readonly settingsLimit: RateLimit;
   private readonly resetLimit: RateLimit;
+  private readonly streamErrorLimit: RateLimit;
 
   /**
    * @param socket any Duplex carrying the SPDY byte stream; the connection owns it from now on
@@ -228,6 +229,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     this.pingLimit = new RateLimit(this.options.maxPingRate);
     this.settingsLimit = new RateLimit(this.options.maxSettingsRate);
     this.resetLimit = new RateLimit(this.options.maxResetRate);
+    this.streamErrorLimit = new RateLimit(this.options.maxStreamErrorRate);
     this.liveness = new Liveness(
       {
         ping: (o) => this.ping(o),
@@ -613,6 +615,9 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       }
     } catch (err) {
       if (err instanceof StreamError) {
+        if (!this.streamErrorLimit.hit()) {
+          throw new SessionError(GoawayStatus.PROTOCOL_ERROR, `more than ${this.options.maxStreamErrorRate} stream errors per second`, { cause: err });
+        }
         this.resetStreamById(err.streamId, err.status, err);
         return;
       }

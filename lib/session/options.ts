@@ -79,6 +79,12 @@ export interface ConnectionOptions {
    * (a busy port-forward legitimately resets some streams per forwarded connection). 0 = no limit.
    */
   maxResetRate?: number;
+  /**
+   * Most stream errors per second the peer may cause (frames that make us answer with RST_STREAM: DATA on a
+   * stream that is not open, a window overrun, a bad header block count…); more → GOAWAY PROTOCOL_ERROR.
+   * A peer that floods them costs a frame of work each and gains nothing. Default 1000. 0 = no limit.
+   */
+  maxStreamErrorRate?: number;
   /** Idle timeout of every stream, ms: a stream without DATA either way for this long fails with a TimeoutError and RST_STREAM CANCEL. Default 0 (off). See `Stream.setIdleTimeout`. */
   streamIdleTimeout?: number;
   /** Graceful close: how long {@link Connection.close} waits for open streams, ms. Default 10000. */
@@ -130,6 +136,7 @@ const NUMERIC: Record<NumericOption, [number, number, number]> = {
   maxPingRate: [200, 0, 0x7fffffff],
   maxSettingsRate: [50, 0, 0x7fffffff],
   maxResetRate: [10000, 0, 0x7fffffff],
+  maxStreamErrorRate: [1000, 0, 0x7fffffff],
 };
 
 const OTHER = ['role', 'flowControl', 'inflater', 'httpPseudoHeaders'] as const;
