@@ -57,7 +57,7 @@ import type {
 } from '../frames/types.js';
 import { FrameDecoder } from '../frames/decoder.js';
 import { encodeRstStream, encodeSettings, encodePing, encodeGoaway, encodeWindowUpdate } from '../frames/encoder.js';
-import { HeaderCompressor, HeaderDecompressor, parseHeaderBlock, serializeHeaderBlock } from '../compression/index.js';
+import { HeaderCompressor, HeaderDecompressor, parseHeaderBlock } from '../compression/index.js';
 import {
   AbortError,
   ClosedError,
@@ -81,6 +81,7 @@ import { Action, StreamEvent, StreamState, type StreamEventValue } from './state
 import { StreamTable } from './stream-table.js';
 import { withRequestPseudoHeaders, withReplyPseudoHeaders } from './pseudo-headers.js';
 import type { ConnectionEvents, CreateStreamOptions, ConnectionStats } from './types.js';
+import { EVENT_TEXT, byName, checkCreateStreamOptions, serialize, userCode, wholeMs } from './helpers.js';
 
 const log = createDebug('kube-spdy:session');
 const flog = createDebug('kube-spdy:frames');
@@ -88,42 +89,6 @@ const flog = createDebug('kube-spdy:frames');
 export type { ConnectionEvents, CreateStreamOptions, ConnectionStats } from './types.js';
 
 const EMPTY = Buffer.alloc(0);
-const CREATE_OPTIONS = new Set(['timeout', 'signal', 'priority', 'fin', 'unidirectional', 'idleTimeout']);
-
-/** What a stream error says, by the event that raised it. */
-const EVENT_TEXT: Record<StreamEventValue, string> = {
-  [StreamEvent.RECV_REPLY]: 'second SYN_REPLY',
-  [StreamEvent.RECV_DATA]: 'DATA',
-  [StreamEvent.RECV_HEADERS]: 'HEADERS',
-  [StreamEvent.RECV_FIN]: 'FIN',
-  [StreamEvent.SENT_FIN]: 'our FIN',
-  [StreamEvent.RESET]: 'reset',
-};
-
-/** Runs application code (a listener); its exception is rethrown asynchronously, never taken as ours. */
-function userCode(fn: () => void): void {
-  try {
-    fn();
-  } catch (err) {
-    process.nextTick(() => {
-      throw err;
-    });
-  }
-}
-
-/** Serializes a header block, turning a validation failure into ERR_INVALID_ARG. */
-function serialize(headers: Headers): Buffer {
-  try {
-    return serializeHeaderBlock(headers);
-  } catch (err) {
-    if (err instanceof KubeSpdyError) throw err;
-    throw new InvalidArgumentError(`invalid headers: ${(err as Error).message}`);
-  }
-}
-
-function wholeMs(name: string, v: unknown): void {
-  if (v !== undefined && (!Number.isInteger(v) || (v as number) < 0)) throw new InvalidArgumentError(`${name} must be a whole number of ms >= 0, got ${String(v)}`);
-}
 
 export class Connection extends EventEmitter<ConnectionEvents> {
   readonly role: 'client' | 'server';
@@ -327,13 +292,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     let block: Buffer;
     let priority: number;
     try {
-      for (const k of Object.keys(options)) if (!CREATE_OPTIONS.has(k)) throw new InvalidArgumentError(`unknown createStream option ${JSON.stringify(k)}`);
-      priority = options.priority ?? 0;
-      if (!Number.isInteger(priority) || priority < 0 || priority > 7) throw new InvalidArgumentError(`priority must be 0..7, got ${priority}`);
-      wholeMs('timeout', options.timeout);
-      wholeMs('idleTimeout', options.idleTimeout);
-      if (options.fin && options.unidirectional) throw new InvalidArgumentError('a stream that is both fin and unidirectional carries nothing');
-      if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) throw new InvalidArgumentError('signal must be an AbortSignal');
+      priority = checkCreateStreamOptions(options);
       if (this.options.httpPseudoHeaders) headers = withRequestPseudoHeaders(headers);
       block = serialize(headers);
     } catch (err) {
@@ -753,7 +712,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     const headers = parseHeaderBlock(raw, { maxHeaderCount: this.options.maxHeaderCount }, f.streamId);
     const actions = this.step(stream, StreamEvent.RECV_REPLY);
     if (actions & Action.REPLIED) {
-      stream.replyHeaders = headers;
+      stream.replyReceived(headers);
       this.opening.get(f.streamId)?.resolve(stream);
       userCode(() => stream.emit('reply', headers));
     }
@@ -896,8 +855,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       pending.reject(err);
       stream.destroy();
     } else if (quiet) {
-      stream.closeError = err;
-      stream.destroy();
+      stream.closeQuietly(err);
     } else {
       stream.fail(err);
     }
@@ -1029,11 +987,4 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     log('%s: connection closed%s', this.role, err ? `: ${err.message}` : '');
     this.emit('close', err);
   }
-}
-
-/** Non-zero counts by type name (`DATA` always present). */
-function byName(counts: number[]): Record<string, number> {
-  const out: Record<string, number> = { DATA: counts[0]! };
-  for (let t = 1; t < counts.length; t++) if (counts[t]! > 0) out[t === 11 ? 'UNKNOWN' : frameTypeName[t]!] = counts[t]!;
-  return out;
 }

@@ -242,6 +242,17 @@ export class Stream extends Duplex {
     else this.destroy();
   }
 
+  /** @internal The SYN_REPLY of a stream we created arrived. */
+  replyReceived(headers: Headers): void {
+    this.replyHeaders = headers;
+  }
+
+  /** @internal Ended by the peer's RST_STREAM CANCEL: `closeError` says why, no `'error'`. */
+  closeQuietly(err: Error): void {
+    this.closeError = err;
+    this.destroy();
+  }
+
   /** @internal Payload from a DATA frame. Returns false when the readable buffer is over its mark. */
   pushData(data: Buffer): boolean {
     this.counters.bytesIn += data.length;
