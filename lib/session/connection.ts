@@ -124,6 +124,10 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   private abandon = false;
   private closeError: Error | undefined;
   private readonly blockedReaders = new Set<Stream>();
+  /** Bytes delivered to streams and not yet read (flow control). */
+  private unread = 0;
+  /** Session window withheld on arrival, returned as the application reads. */
+  private owedOnRead = 0;
   /** Open streams whose reader fell behind at least once while windows were not honoured (they make the connection congested). */
   private readonly slowStreams = new Set<Stream>();
   private socketPaused = false;
@@ -477,9 +481,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   /** @internal */
   consumed(stream: Stream, n: number): void {
     if (!this.flowOn || this.closed) return;
-    // The session window comes back as the application reads, so a connection buffers at most its
-    // session window however many streams it has (x/net/http2 returns connection flow on read, too).
-    this.releaseSession(n);
+    this.readBytes(n);
     const st = stream.state;
     if (st === StreamState.CLOSED || st === StreamState.HALF_CLOSED_REMOTE) return; // the peer sends no more
     const delta = stream.recvWindow.consume(n);
@@ -503,7 +505,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     this.wantsData(stream);
     if (stream.state !== StreamState.CLOSED) this.step(stream, StreamEvent.RESET);
     // Data received and never read was dropped with the stream: give its session window back.
-    if (unread > 0 && this.flowOn && !this.closed) this.releaseSession(unread);
+    if (unread > 0 && this.flowOn && !this.closed) this.readBytes(unread);
     this.opening.get(stream.id)?.reject(new ClosedError(`stream ${stream.id} was destroyed before its SYN_REPLY`));
   }
 
@@ -639,6 +641,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       // §2.6.8: "a sender MUST NOT send a data frame with data length greater than the transfer window size."
       throw new StreamError(f.streamId, RstStatus.FLOW_CONTROL_ERROR, `DATA of ${len} bytes overflows the window of stream ${f.streamId}`);
     }
+    if (flow) this.arrived(len);
     let more = true;
     try {
       more = stream.pushData(f.data);
@@ -654,6 +657,29 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       this.blockedReaders.add(stream);
       this.slowStreams.add(stream);
       this.pauseSocket();
+    }
+  }
+
+  /**
+   * Session window for `n` bytes delivered to a stream (not yet read). It is returned at once while what
+   * the connection holds unread is at most half the session window (the cheap path: one stream, or readers
+   * that keep up); past that it is owed and returned as the application reads (x/net/http2 returns
+   * connection flow on read). So a connection holds at most 1.5 × `sessionWindowSize` unread, however
+   * many streams it has, and a single slow stream still cannot hold back the others below that.
+   */
+  private arrived(n: number): void {
+    this.unread += n;
+    if (this.unread <= this.options.sessionWindowSize / 2) this.releaseSession(n);
+    else this.owedOnRead += n;
+  }
+
+  /** `n` delivered bytes were read by the application (or dropped with their stream). */
+  private readBytes(n: number): void {
+    this.unread = Math.max(0, this.unread - n);
+    if (this.owedOnRead > 0) {
+      const k = Math.min(n, this.owedOnRead);
+      this.owedOnRead -= k;
+      this.releaseSession(k);
     }
   }
 
