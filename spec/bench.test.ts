@@ -20,7 +20,8 @@ t.test('median and percentile', async (t) => {
 
 t.test('runSuite: interleaved rounds, per-round ratios, targets, a failing case recorded', async (t) => {
   const order: string[] = [];
-  let round = 0;
+  let nBase = 0;
+  let nOurs = 0;
   const suite: Suite = {
     name: 'fake',
     description: 'a fake suite',
@@ -31,14 +32,14 @@ t.test('runSuite: interleaved rounds, per-round ratios, targets, a failing case 
       return {
         notes: ['a note'],
         cases: [
-          { id: 'base', label: 'baseline', run: async () => (order.push('base'), { v: 10 * (1 + round), lat: 4 }) },
+          { id: 'base', label: 'baseline', run: async () => (order.push('base'), { v: 10 * ++nBase, lat: 4 }) },
           {
             id: 'ours',
             label: 'ours',
             baselines: ['base'],
             targets: [{ ratio: 2 }, { metric: 'lat', ratio: 0.5 }, { value: 1000 }],
             chart: [{ chart: 'c', series: 'ours', x: 1 }],
-            run: async () => (order.push('ours'), round++, { v: 30 * round, lat: 1 }),
+            run: async () => (order.push('ours'), { v: 30 * ++nOurs, lat: 1 }),
           },
           { id: 'bad', label: 'broken', run: async () => { order.push('bad'); throw new Error('boom'); } },
         ],
@@ -46,7 +47,7 @@ t.test('runSuite: interleaved rounds, per-round ratios, targets, a failing case 
     },
   };
   const r = await runSuite(suite, { quick: false, options: { quick: false }, progress: () => {}, signal: new AbortController().signal });
-  t.same(order, ['base', 'ours', 'bad', 'base', 'ours', 'bad', 'base', 'ours', 'bad'], 'every case once per round, in order');
+  t.same(order, ['base', 'ours', 'bad', 'bad', 'ours', 'base', 'base', 'ours', 'bad'], 'every case once per round, odd rounds reversed');
   t.equal(r.rounds, 3);
   t.equal(r.bounded, false);
   const ours = r.cases.find((c) => c.id === 'ours')!;

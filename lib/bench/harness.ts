@@ -1,7 +1,7 @@
 /**
  * The benchmark harness behind `kube-spdy bench`: suites of cases, run in interleaved rounds (every case
- * once per round, so a busy moment of a shared machine hits every case alike), within a time bound per
- * suite; per case the median of each metric, its spread, and its ratio to a baseline case measured in the
+ * once per round, so a busy moment of a shared machine hits every case alike; odd rounds in reverse
+ * order), within a time bound per suite; per case the median of each metric, its spread, and its ratio to a baseline case measured in the
  * same rounds (the median of the per-round ratios).
  */
 
@@ -94,6 +94,8 @@ export interface Suite {
   metrics: Metric[];
   /** Most time the suite may take, ms: set-up, warm-up and rounds (the first round always runs; teardown after). */
   boundMs: { full: number; quick: number };
+  /** Most time one sample may take, ms; default the bound ÷ rounds, at least 5 s. */
+  sampleTimeoutMs?: number;
   /** Run every case once, untimed, before the rounds (JIT warm-up for in-process cases). */
   warmup?: boolean;
   /** Rounds wanted; fewer run when the bound is reached (at least one always runs). */
@@ -200,8 +202,8 @@ export async function runSuite(suite: Suite, o: RunSuiteOptions): Promise<SuiteR
   const start = performance.now();
   let rounds = 0;
   let bounded_ = false;
-  // Per-sample timeout: a whole round's share of the bound, at least 5 s.
-  const sampleTimeout = Math.max(5000, boundMs / Math.max(1, wanted));
+  // Per-sample timeout: the suite's, else a whole round's share of the bound, at least 5 s.
+  const sampleTimeout = suite.sampleTimeoutMs ?? Math.max(5000, boundMs / Math.max(1, wanted));
   try {
     for (let r = 0; r < wanted; r++) {
       if (r > 0) {
@@ -211,8 +213,10 @@ export async function runSuite(suite: Suite, o: RunSuiteOptions): Promise<SuiteR
           break;
         }
       }
-      for (let i = 0; i < run.cases.length; i++) {
+      // Odd rounds run the cases in reverse order, so that no case always follows the same one.
+      for (let j = 0; j < run.cases.length; j++) {
         if (o.signal.aborted) throw o.signal.reason;
+        const i = r % 2 ? run.cases.length - 1 - j : j;
         const c = run.cases[i]!;
         o.progress(`${suite.name}: round ${r + 1}/${wanted}, case ${i + 1}/${run.cases.length}: ${c.label}`);
         const slot = results.get(c.id)!;

@@ -7,10 +7,11 @@
  */
 import os from 'node:os';
 import path from 'node:path';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { kubeconfigYaml } from '../fake-apiserver/kubeconfig.js';
 import type { BenchOptions } from './harness.js';
 import { getOnce } from './http-load.js';
-import { BIN, Child, ROOT } from './util.js';
+import { BIN, Child, ROOT, buildGo } from './util.js';
 
 export interface RigPath {
   id: 'direct' | 'kube-spdy' | 'kubectl';
@@ -21,6 +22,7 @@ export interface RigPath {
 }
 
 export interface Rig {
+  /** What the forwarders go through, in words. */
   server: string;
   paths: RigPath[];
   /** Path for small requests. */
@@ -33,8 +35,25 @@ export interface Rig {
 
 const FORWARDING = /Forwarding from 127\.0\.0\.1:(\d+)/;
 
-/** Starts the rig; `bulkBytes` is the download size on the local pod. */
-export async function startRig(options: BenchOptions, bulkBytes: number, progress: (t: string) => void): Promise<Rig> {
+/** Which server the local rig forwards through. */
+export type RigServer = 'fake' | 'go';
+
+/** The Go server's programs, built (or why not). */
+export function goServer(options: BenchOptions): { kubelet: string; front: string } | { reason: string } {
+  if (options.noGo) return { reason: '--no-go' };
+  const kubelet = buildGo('spec/interop/kubelet', 'kubelet');
+  if ('reason' in kubelet) return kubelet;
+  const front = buildGo('bench/go/apifront', 'apifront');
+  if ('reason' in front) return front;
+  return { kubelet: kubelet.bin, front: front.bin };
+}
+
+/**
+ * Starts the rig; `bulkBytes` is the download size on the local pod. `server`: kube-spdy's fake API
+ * server, or the Go spdystream kubelet-style server (spec/interop/kubelet) behind a Go API front
+ * (bench/go/apifront, pod GET + reverse proxy of the upgrade) — ignored with `--kubeconfig`.
+ */
+export async function startRig(options: BenchOptions, bulkBytes: number, progress: (t: string) => void, server_: RigServer = 'fake'): Promise<Rig> {
   const children: Child[] = [];
   const dir = await mkdtemp(path.join(os.tmpdir(), 'kube-spdy-bench-'));
   const stop = async () => {
@@ -65,11 +84,24 @@ export async function startRig(options: BenchOptions, bulkBytes: number, progres
       children.push(pod);
       remote = Number((await pod.line(/pod (\d+)/))[1]);
       kubeconfig = path.join(dir, 'kubeconfig');
-      const api = new Child(process.execPath, [BIN, 'fake-apiserver', '--pod', 'default/bench', '--kubeconfig-out', kubeconfig]);
-      children.push(api);
-      await api.line(/Wrote kubeconfig/);
+      if (server_ === 'go') {
+        const go = goServer(options);
+        if ('reason' in go) throw new Error(`Go server unavailable: ${go.reason}`);
+        const kubelet = new Child(go.kubelet, ['-addr', '127.0.0.1:0', '-target', '127.0.0.1', '-pod', 'default/bench'], {}, 'pipe');
+        children.push(kubelet);
+        const kAddr = (await kubelet.line(/"addr":"([\d.:]+)"/))[1];
+        const front = new Child(go.front, ['-addr', '127.0.0.1:0', '-kubelet', `http://${kAddr}`], {}, 'pipe');
+        children.push(front);
+        const fAddr = (await front.line(/"addr":"([\d.:]+)"/))[1];
+        await writeFile(kubeconfig, kubeconfigYaml({ url: `http://${fAddr}`, token: 'bench', namespace: 'default' }));
+        server = 'the Go spdystream kubelet-style server (spec/interop/kubelet) behind a Go API front';
+      } else {
+        const api = new Child(process.execPath, [BIN, 'fake-apiserver', '--pod', 'default/bench', '--kubeconfig-out', kubeconfig]);
+        children.push(api);
+        await api.line(/Wrote kubeconfig/);
+        server = "kube-spdy's fake API server";
+      }
       target = 'pod/bench';
-      server = "kube-spdy's fake API server";
       paths.push({ id: 'direct', label: 'direct to the pod service', port: remote });
       bulk = { path: `/bytes?n=${bulkBytes}`, bytes: bulkBytes };
     }
@@ -89,6 +121,33 @@ export async function startRig(options: BenchOptions, bulkBytes: number, progres
     progress('warming up');
     for (const p of paths) for (let i = 0; i < 100; i++) await getOnce(p.port, reqPath);
     return { server, paths, path: reqPath, ...(bulk ? { bulk } : {}), notes, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+/**
+ * The rigs a suite measures through: the user's cluster with `--kubeconfig`; else kube-spdy's fake API
+ * server and, when it can be built, the Go kubelet-style server (so that neither side's server is the
+ * only judge). `notes` says what was skipped.
+ */
+export async function startRigs(options: BenchOptions, bulkBytes: number, progress: (t: string) => void): Promise<{ rigs: { key: string; rig: Rig }[]; notes: string[]; stop(): Promise<void> }> {
+  const rigs: { key: string; rig: Rig }[] = [];
+  const notes: string[] = [];
+  const stop = async () => {
+    await Promise.all(rigs.map((r) => r.rig.stop()));
+  };
+  try {
+    if (options.kubeconfig) {
+      rigs.push({ key: 'user', rig: await startRig(options, bulkBytes, progress) });
+      return { rigs, notes, stop };
+    }
+    rigs.push({ key: 'fake', rig: await startRig(options, bulkBytes, progress, 'fake') });
+    const go = goServer(options);
+    if ('reason' in go) notes.push(`Go kubelet-style server skipped: ${go.reason}.`);
+    else rigs.push({ key: 'go', rig: await startRig(options, bulkBytes, progress, 'go') });
+    return { rigs, notes, stop };
   } catch (err) {
     await stop();
     throw err;

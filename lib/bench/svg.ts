@@ -8,7 +8,7 @@ import { fmt } from './report.js';
 
 const W = 640;
 const H = 300;
-const M = { l: 64, r: 170, t: 34, b: 44 };
+const M = { l: 80, r: 170, t: 34, b: 44 };
 const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#17becf', '#bcbd22'];
 
 interface Point {
@@ -36,7 +36,7 @@ function chart(title: string, yTitle: string, points: Point[], y0: number): stri
   const Y = (v: number) => y0 + M.t + ph - (v / ymax) * ph;
   const out: string[] = [];
   out.push(`<text x="${M.l}" y="${y0 + 20}" font-size="14" font-weight="bold">${esc(title)}</text>`);
-  out.push(`<text x="14" y="${y0 + M.t + ph / 2}" font-size="11" transform="rotate(-90 14 ${y0 + M.t + ph / 2})" text-anchor="middle">${esc(yTitle)}</text>`);
+  out.push(`<text x="12" y="${y0 + M.t + ph / 2}" font-size="11" transform="rotate(-90 12 ${y0 + M.t + ph / 2})" text-anchor="middle">${esc(yTitle)}</text>`);
   for (let i = 0; i <= 4; i++) {
     const v = (ymax * i) / 4;
     out.push(`<line x1="${M.l}" x2="${M.l + pw}" y1="${Y(v)}" y2="${Y(v)}" stroke="#ddd"/>`);

@@ -110,8 +110,9 @@ export class Child {
   private out = '';
   errText = '';
   readonly exited: Promise<number | null>;
-  constructor(cmd: string, args: string[], env: Record<string, string> = {}) {
-    this.proc = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  /** `stdin: 'pipe'` for programs that exit when their stdin closes (the Go servers). */
+  constructor(cmd: string, args: string[], env: Record<string, string> = {}, stdin: 'ignore' | 'pipe' = 'ignore') {
+    this.proc = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: [stdin, 'pipe', 'pipe'] });
     this.proc.stdout!.on('data', (d) => {
       this.out += d;
       if (this.out.length > 65536) this.out = this.out.slice(-32768);

@@ -97,7 +97,7 @@ export const churnSuite: Suite = {
   name: 'churn',
   description: 'streams/s through open, 16 B echo and close on one loopback connection',
   metrics: [{ key: 'rate', title: 'streams/s' }],
-  boundMs: { full: 60000, quick: 12000 },
+  boundMs: { full: 35000, quick: 10000 },
   rounds: { full: 5, quick: 1 },
   warmup: true,
   async setup(ctx) {

@@ -80,7 +80,7 @@ export const codecSuite: Suite = {
   name: 'codec',
   description: 'SPDY header blocks/s per deflater and inflater, one zlib context per case',
   metrics: [{ key: 'rate', title: 'blocks/s' }],
-  boundMs: { full: 40000, quick: 8000 },
+  boundMs: { full: 25000, quick: 8000 },
   rounds: { full: 5, quick: 1 },
   warmup: true,
   async setup(ctx) {

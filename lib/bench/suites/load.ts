@@ -5,7 +5,7 @@
  */
 import type { CaseDef, Sample, Suite } from '../harness.js';
 import { load } from '../http-load.js';
-import { startRig, type RigPath } from '../rig.js';
+import { startRigs, type RigPath } from '../rig.js';
 import { MiB, cpuOf, watchRss } from '../util.js';
 
 export const LOAD_METRICS = [
@@ -34,35 +34,39 @@ export const loadSuite: Suite = {
   name: 'load',
   description: 'concurrent local connections × requests through port-forward',
   metrics: LOAD_METRICS,
-  boundMs: { full: 150000, quick: 25000 },
+  boundMs: { full: 120000, quick: 30000 },
   rounds: { full: 3, quick: 1 },
+  sampleTimeoutMs: 90000,
   async setup(ctx) {
     const conns = ctx.quick ? 50 : 200;
     const requests = ctx.quick ? 10 : 50;
-    const rig = await startRig(ctx.options, MiB, ctx.progress);
-    const hasKubectl = rig.paths.some((p) => p.id === 'kubectl');
-    const notes = [`through ${rig.server}; ${conns} connections × ${requests} requests per case; CPU from /proc (10 ms ticks).`, ...rig.notes];
+    const set = await startRigs(ctx.options, MiB, ctx.progress);
+    const notes = [`${conns} connections × ${requests} requests per case; CPU from /proc (10 ms ticks).`, ...set.notes];
+    const short: Record<string, string> = { fake: 'fake API server', go: 'Go kubelet', user: 'your cluster' };
     const cases: CaseDef[] = [];
-    for (const keepAlive of [true, false]) {
-      const mode = keepAlive ? 'keep-alive' : 'new-conn';
-      for (const p of rig.paths) {
-        const ours = p.id === 'kube-spdy' && hasKubectl;
-        cases.push({
-          id: `${mode}-${p.id}`,
-          label: p.label,
-          short: p.id,
-          group: `${conns} × ${requests}, ${keepAlive ? 'keep-alive' : 'new connection per request'}`,
-          ...(ours
-            ? {
-                baselines: [`${mode}-kubectl`],
-                targets: [{ ratio: 1.2 }, { metric: 'p99', ratio: 1 }, { metric: 'cpu', ratio: 0.6 }, { metric: 'rss', ratio: 1.5 }],
-              }
-            : {}),
-          chart: [{ chart: `port-forward under load: ${conns} connections × ${requests} requests`, series: p.label, x: keepAlive ? 'keep-alive' : 'new connection each', metric: 'rps' }],
-          run: (signal) => loadRun(p, rig.path, conns, requests, keepAlive, signal),
-        });
+    for (const { key, rig } of set.rigs) {
+      notes.push(`${short[key]}: ${rig.server}.`, ...rig.notes);
+      const hasKubectl = rig.paths.some((p) => p.id === 'kubectl');
+      for (const keepAlive of [true, false]) {
+        const mode = keepAlive ? 'keep-alive' : 'new-conn';
+        for (const p of rig.paths) {
+          cases.push({
+            id: `${key}-${mode}-${p.id}`,
+            label: p.label,
+            short: p.id,
+            group: `${short[key]}, ${conns} × ${requests}, ${keepAlive ? 'keep-alive' : 'new connection per request'}`,
+            ...(p.id === 'kube-spdy' && hasKubectl
+              ? {
+                  baselines: [`${key}-${mode}-kubectl`],
+                  targets: [{ ratio: 1.2 }, { metric: 'p99', ratio: 1 }, { metric: 'cpu', ratio: 0.6 }, { metric: 'rss', ratio: 1.5 }],
+                }
+              : {}),
+            chart: [{ chart: `port-forward under load, ${conns} connections × ${requests} requests (${short[key]})`, series: p.label, x: keepAlive ? 'keep-alive' : 'new connection each', metric: 'rps' }],
+            run: (signal) => loadRun(p, rig.path, conns, requests, keepAlive, signal),
+          });
+        }
       }
     }
-    return { cases, notes, teardown: rig.stop };
+    return { cases, notes, teardown: set.stop };
   },
 };

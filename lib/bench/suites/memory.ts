@@ -24,7 +24,7 @@ export const memorySuite: Suite = {
     { key: 'idle', title: 'idle RSS MiB', higherIsBetter: false },
     { key: 'rss', title: 'RSS under load MiB', higherIsBetter: false },
   ],
-  boundMs: { full: 90000, quick: 25000 },
+  boundMs: { full: 50000, quick: 25000 },
   rounds: { full: 3, quick: 1 },
   async setup(ctx) {
     const streams = ctx.quick ? 2000 : 10000;
@@ -32,7 +32,7 @@ export const memorySuite: Suite = {
     const small = (ctx.quick ? 64 : 256) * MiB;
     const big = (ctx.quick ? 256 : 1024) * MiB;
     const loadConns = ctx.quick ? 50 : 200;
-    const loadReqs = ctx.quick ? 10 : 50;
+    const loadReqs = ctx.quick ? 5 : 10;
     const rig = await startRig(ctx.options, MiB, ctx.progress);
     const notes = [
       `${streams} idle streams on one connection; ${conns} connections; port-forward ${rig.server}, load = ${loadConns} connections × ${loadReqs} requests, new connection per request.`,

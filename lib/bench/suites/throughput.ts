@@ -140,7 +140,7 @@ export const throughputSuite: Suite = {
     { key: 'mbps', title: 'MB/s' },
     { key: 'fairness', title: 'fairness', digits: 2 },
   ],
-  boundMs: { full: 150000, quick: 25000 },
+  boundMs: { full: 75000, quick: 20000 },
   rounds: { full: 5, quick: 1 },
   warmup: true,
   async setup(ctx) {
