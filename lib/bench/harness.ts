@@ -82,6 +82,8 @@ export interface BenchOptions {
   port?: number;
   path?: string;
   bulkPath?: string;
+  /** Port-forward transport of both forwarders: `spdy` (default: the SPDY/3.1 upgrade), `websocket` or `auto` (each tool's default). */
+  transport?: 'spdy' | 'websocket' | 'auto';
   /** Skip kubectl baselines even when kubectl is installed. */
   noKubectl?: boolean;
   /** Skip Go spdystream baselines even when go is installed. */

@@ -105,13 +105,19 @@ export async function startRig(options: BenchOptions, bulkBytes: number, progres
       paths.push({ id: 'direct', label: 'direct to the pod service', port: remote });
       bulk = { path: `/bytes?n=${bulkBytes}`, bytes: bulkBytes };
     }
+    // The same transport for both: KUBECTL_PORT_FORWARD_WEBSOCKETS=false means the SPDY upgrade to both tools.
+    const transport = options.transport ?? 'spdy';
+    const env: Record<string, string> = transport === 'spdy' ? { KUBECTL_PORT_FORWARD_WEBSOCKETS: 'false' } : {};
+    if (transport === 'websocket') extra.push('--transport', 'websocket');
+    notes.push(`transport: ${transport === 'spdy' ? 'the SPDY/3.1 upgrade (KUBECTL_PORT_FORWARD_WEBSOCKETS=false)' : transport === 'websocket' ? 'the WebSocket tunnel' : "each tool's default"}.`);
     progress('starting kube-spdy port-forward');
-    const ours = new Child(process.execPath, [BIN, 'port-forward', '--kubeconfig', kubeconfig, ...extra, target, `:${remote}`]);
+    const ours = new Child(process.execPath, [BIN, 'port-forward', '--kubeconfig', kubeconfig, ...extra, target, `:${remote}`], env);
     children.push(ours);
     paths.push({ id: 'kube-spdy', label: 'kube-spdy port-forward', port: Number((await ours.line(FORWARDING))[1]), pid: ours.pid });
     if (!options.noKubectl) {
       progress('starting kubectl port-forward');
-      const kubectl = new Child('kubectl', ['--kubeconfig', kubeconfig, ...extra, 'port-forward', target, `:${remote}`], { KUBECACHEDIR: path.join(dir, 'cache') });
+      const kextra = extra.filter((a, i) => a !== '--transport' && extra[i - 1] !== '--transport');
+      const kubectl = new Child('kubectl', ['--kubeconfig', kubeconfig, ...kextra, 'port-forward', target, `:${remote}`], { ...env, KUBECACHEDIR: path.join(dir, 'cache') });
       children.push(kubectl);
       paths.push({ id: 'kubectl', label: 'kubectl port-forward', port: Number((await kubectl.line(FORWARDING))[1]), pid: kubectl.pid });
     } else {

@@ -192,7 +192,7 @@ const GOPATH = '/usr/share/gocode';
  */
 export function buildGo(srcDir: string, name: string): { bin: string } | { reason: string } {
   const src = path.join(ROOT, srcDir);
-  if (!existsSync(src)) return { reason: `${srcDir} is not here (run from a clone of the repository)` };
+  if (!existsSync(src)) return { reason: `${srcDir} is not here` };
   if (!goVersion()) return { reason: 'go is not installed (Debian: golang-go)' };
   if (!existsSync(path.join(GOPATH, 'src/github.com/docker/spdystream'))) {
     return { reason: 'Go spdystream is not installed (Debian: golang-github-docker-spdystream-dev)' };

@@ -31,6 +31,8 @@ Options:
   --out DIR             where results go (default: bench/results of the package)
   --no-kubectl          skip kubectl baselines
   --no-go               skip Go spdystream baselines
+  --transport T         port-forward transport of kube-spdy and kubectl alike: spdy (default, the
+                        SPDY/3.1 upgrade), websocket (the tunnel) or auto (each tool's default)
   Your own cluster path (suites portforward and load), against kubectl with the same flags:
   --kubeconfig FILE     kubeconfig to use instead of starting the fake API server
   --context NAME        kubeconfig context
@@ -51,6 +53,7 @@ export async function benchCommand(argv: string[], io: Io): Promise<number> {
       out: { type: 'string' },
       'no-kubectl': { type: 'boolean' },
       'no-go': { type: 'boolean' },
+      transport: { type: 'string' },
       kubeconfig: { type: 'string' },
       context: { type: 'string' },
       namespace: { type: 'string', short: 'n' },
@@ -84,6 +87,8 @@ export async function benchCommand(argv: string[], io: Io): Promise<number> {
   if (values.kubeconfig !== undefined && (values.target === undefined || port === undefined)) {
     throw new InvalidArgumentError('--kubeconfig needs --target pod/NAME and --port N (the pod port to measure)');
   }
+  const transport = values.transport ?? 'spdy';
+  if (transport !== 'spdy' && transport !== 'websocket' && transport !== 'auto') throw new InvalidArgumentError(`--transport must be spdy, websocket or auto, got "${transport}"`);
   const quick = values.quick ?? false;
   const options: BenchOptions = {
     quick,
@@ -95,6 +100,7 @@ export async function benchCommand(argv: string[], io: Io): Promise<number> {
     ...(port !== undefined ? { port } : {}),
     ...(values.path !== undefined ? { path: values.path } : {}),
     ...(values['bulk-path'] !== undefined ? { bulkPath: values['bulk-path'] } : {}),
+    transport,
     noKubectl: values['no-kubectl'] ?? false,
     noGo: values['no-go'] ?? false,
   };
