@@ -69,7 +69,7 @@ t.test('kube-spdy port-forward: traffic, then the brief reproduction (target clo
     pod.closeAllConnections();
     pod.close();
   });
-  const api = cli(['fake-apiserver', '--pod', 'default/web', '--kubeconfig-out', kc]);
+  const api = cli(['fake-apiserver', '--pod', `default/web:${podPort}`, '--kubeconfig-out', kc]);
   t.teardown(() => api.kill());
   await api.waitFor(/^Wrote kubeconfig/);
   const pf = cli(['port-forward', '--kubeconfig', kc, 'pod/web', `:${podPort}`]);

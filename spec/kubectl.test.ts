@@ -25,7 +25,7 @@ t.test('kubectl port-forward through the fake API server', { skip: haveKubectl ?
     pod.closeAllConnections();
     pod.close();
   });
-  const api = await startFakeApiServer({ pods: [{ namespace: 'default', name: 'web' }] });
+  const api = await startFakeApiServer({ pods: [{ namespace: 'default', name: 'web', ports: [podPort] }] });
   t.teardown(() => api.close());
   const kc = path.join(dir, 'kubeconfig');
   await api.writeKubeconfig(kc);

@@ -22,10 +22,10 @@ t.test('port specs and addresses', async (t) => {
   t.throws(() => parseAddresses(['example.com']), InvalidArgumentError);
 });
 
-async function setup(t: Test) {
+async function setup(t: Test, otherPorts: number[] = []) {
   const pod = await startPodService();
   const podPort = (pod.address() as net.AddressInfo).port;
-  const api = await startFakeApiServer({ pods: [{ namespace: 'default', name: 'web' }, { namespace: 'default', name: 'locked', forbidden: true }] });
+  const api = await startFakeApiServer({ pods: [{ namespace: 'default', name: 'web', ports: [podPort, ...otherPorts] }, { namespace: 'default', name: 'locked', forbidden: true }] });
   t.teardown(async () => {
     await api.close();
     pod.closeAllConnections();
@@ -76,8 +76,7 @@ t.test('PortForwarder through the fake API server: sequential, concurrent, 8 MiB
 });
 
 t.test('target port closes and reopens: one connection fails, forwarding goes on', async (t) => {
-  const { api } = await setup(t);
-  // A target we can close and reopen on the same port.
+  // A target we can close and reopen on the same port (declared as one of the pod's ports).
   const start = (port: number) =>
     new Promise<net.Server>((resolve) => {
       const s = net.createServer((c) => c.end('pong\n'));
@@ -85,6 +84,7 @@ t.test('target port closes and reopens: one connection fails, forwarding goes on
     });
   let target = await start(0);
   const port = (target.address() as net.AddressInfo).port;
+  const { api } = await setup(t, [port]);
   const pf = new PortForwarder({
     ports: [`:${port}`],
     addresses: ['127.0.0.1'],

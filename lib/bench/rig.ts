@@ -96,7 +96,7 @@ export async function startRig(options: BenchOptions, bulkBytes: number, progres
         await writeFile(kubeconfig, kubeconfigYaml({ url: `http://${fAddr}`, token: 'bench', namespace: 'default' }));
         server = 'the Go spdystream kubelet-style server (spec/interop/kubelet) behind a Go API front';
       } else {
-        const api = new Child(process.execPath, [BIN, 'fake-apiserver', '--pod', 'default/bench', '--kubeconfig-out', kubeconfig]);
+        const api = new Child(process.execPath, [BIN, 'fake-apiserver', '--pod', `default/bench:${remote}`, '--kubeconfig-out', kubeconfig]);
         children.push(api);
         await api.line(/Wrote kubeconfig/);
         server = "kube-spdy's fake API server";

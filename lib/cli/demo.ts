@@ -96,7 +96,7 @@ export async function demoCommand(argv: string[], io: Io): Promise<number> {
     await new Promise<void>((r) => pod.close(() => r()));
   });
   const podPort = (pod.address() as net.AddressInfo).port;
-  const api = await startFakeApiServer({ pods: [{ namespace: 'default', name: 'demo' }] });
+  const api = await startFakeApiServer({ pods: [{ namespace: 'default', name: 'demo', ports: [podPort] }] });
   cleanup.unshift(() => api.close());
   const kubeconfig = path.join(dir, 'kubeconfig');
   await api.writeKubeconfig(kubeconfig);

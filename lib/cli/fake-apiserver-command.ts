@@ -1,21 +1,26 @@
 /**
- * `kube-spdy fake-apiserver --pod NS/NAME[=HOST] … [--listen HOST:PORT] [--kubeconfig-out FILE] [--token T]`
+ * `kube-spdy fake-apiserver --pod NS/NAME[:PORTS][=HOST] … [--any-port] [--listen HOST:PORT] [--kubeconfig-out FILE] [--token T]`
  */
 import { parseArgs } from 'node:util';
 import net from 'node:net';
 import { InvalidArgumentError } from '../errors.js';
 import { parsePodSpec, startFakeApiServer } from '../fake-apiserver/index.js';
+import { checkListen } from '../fake-apiserver/listen-policy.js';
 import type { Io } from './io.js';
 
-export const FAKE_APISERVER_USAGE = `Usage: kube-spdy fake-apiserver --pod NS/NAME[=HOST] ... [options]
+export const FAKE_APISERVER_USAGE = `Usage: kube-spdy fake-apiserver --pod NS/NAME[:PORT,...][=HOST] ... [options]
 
 A fake Kubernetes API server on loopback for kubectl port-forward: discovery, pod GET (Running),
-and the SPDY/3.1 port-forward upgrade. Port N of a pod dials HOST:N (default 127.0.0.1).
+and the SPDY/3.1 port-forward upgrade. Port N of a pod dials HOST:N (default 127.0.0.1), for the
+pod's declared PORTs only (any port with --any-port).
 
 Options:
-  --pod NS/NAME[=HOST]     a pod to serve (repeatable, at least one)
+  --pod NS/NAME[:PORT,...][=HOST]
+                           a pod to serve, with its container ports (repeatable, at least one)
+  --any-port               let port-forward dial any port of a pod, not only its declared ones
   --forbid NS/NAME         answer this pod's port-forward with 403 Forbidden (repeatable)
-  --listen HOST:PORT       where to listen (default 127.0.0.1:0, a free port)
+  --listen HOST:PORT       where to listen (default 127.0.0.1:0, a free port); beyond loopback
+                           only with --token, and with a loud warning
   --kubeconfig-out FILE    write a kubeconfig for this server (kubectl --kubeconfig FILE …)
   --token TOKEN            require this bearer token (default: none required)
   -h, --help               show this help`;
@@ -39,6 +44,7 @@ export async function fakeApiServerCommand(argv: string[], io: Io): Promise<numb
       listen: { type: 'string' },
       'kubeconfig-out': { type: 'string' },
       token: { type: 'string' },
+      'any-port': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -55,10 +61,15 @@ export async function fakeApiServerCommand(argv: string[], io: Io): Promise<numb
     p.forbidden = true;
   }
   const listen = values.listen ? parseListen(values.listen) : { host: '127.0.0.1', port: 0 };
-  const srv = await startFakeApiServer({ pods, host: listen.host, port: listen.port, ...(values.token ? { token: values.token } : {}) });
+  const exposed = checkListen(listen.host, { token: !!values.token, clientCertificates: false });
+  if (exposed) io.err(`warning: ${exposed}`);
+  const srv = await startFakeApiServer({ pods, host: listen.host, port: listen.port, anyPort: values['any-port'] === true, ...(values.token ? { token: values.token } : {}) });
   if (values['kubeconfig-out']) await srv.writeKubeconfig(values['kubeconfig-out']);
   io.out(`Listening on ${srv.url}`);
-  for (const p of pods) io.out(`Serving pod ${p.namespace}/${p.name} -> ${p.host ?? '127.0.0.1'}${p.forbidden ? ' (port-forward forbidden)' : ''}`);
+  for (const p of pods) {
+    const ports = values['any-port'] ? 'any port' : p.ports?.length ? `ports ${p.ports.join(',')}` : 'no ports (declare them as NS/NAME:PORT,... or pass --any-port)';
+    io.out(`Serving pod ${p.namespace}/${p.name} -> ${p.host ?? '127.0.0.1'} (${ports})${p.forbidden ? ' (port-forward forbidden)' : ''}`);
+  }
   if (values['kubeconfig-out']) io.out(`Wrote kubeconfig ${values['kubeconfig-out']}`);
   await new Promise<void>((resolve) => {
     const stop = (): void => {

@@ -57,12 +57,15 @@ function valueProblem(bytes: Uint8Array, start: number, end: number): string | n
   return null;
 }
 
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
 /**
  * Serializes a header block (uncompressed) in the object's key order, in one allocation.
  * Validation happens before the allocation, so an InvalidArgumentError leaves nothing half-written.
  * Values are encoded as UTF-8; a NUL inside a value separates several values of one name.
  * @throws InvalidArgumentError for an invalid name (empty, upper case, outside 0x21–0x7e), a non-string value,
- *   or a value that starts/ends with NUL or holds an empty segment (`a\0\0b`).
+ *   a value that starts/ends with NUL or holds an empty segment (`a\0\0b`), or a value with a lone
+ *   UTF-16 surrogate (it has no UTF-8 form).
  */
 export function serializeHeaderBlock(headers: Headers): Buffer {
   const names = Object.keys(headers);
@@ -83,6 +86,9 @@ export function serializeHeaderBlock(headers: Headers): Buffer {
     let length = value.length;
     for (let j = 0; j < value.length; j++) {
       if (value.charCodeAt(j) >= 0x80) {
+        // A lone surrogate has no UTF-8 form: encoding would silently turn it into U+FFFD (found by
+        // spec/property-headers.test.ts; fixture fixtures/property/header-lone-surrogate.json).
+        if (LONE_SURROGATE.test(value)) throw new InvalidArgumentError(`header value with a lone UTF-16 surrogate (not encodable as UTF-8): ${JSON.stringify(name)}`);
         length = Buffer.byteLength(value, 'utf8');
         break;
       }

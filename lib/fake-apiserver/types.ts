@@ -11,6 +11,11 @@ export interface FakePod {
   host?: string;
   /** When true, the port-forward upgrade for this pod is answered 403 Forbidden. */
   forbidden?: boolean;
+  /**
+   * The pod's declared container ports (listed in its Pod object). Port-forward dials only these unless
+   * the server was started with `anyPort`; another port gets `port P is not allowed` on its error stream.
+   */
+  ports?: number[];
 }
 
 export interface FakeApiServerOptions {
@@ -34,6 +39,14 @@ export interface FakeApiServerOptions {
    * and the limit is advertised in SETTINGS MAX_CONCURRENT_STREAMS. Default 100000 (the kubelet has no cap).
    */
   maxConcurrentStreams?: number;
+  /** Let port-forward dial any port of a pod, not only its declared `ports`. Default false. */
+  anyPort?: boolean;
+  /** Most time to receive a request's headers (an upgrade included), ms; slower clients are dropped. Default 10000. */
+  headersTimeout?: number;
+  /** Most live port-forward (SPDY) connections; more upgrades are answered 503. Default 1024. */
+  maxConnections?: number;
+  /** Server-wide bounds over all port-forward connections: streams waiting for their partner (default 4096) and forwards open (default 4096). */
+  portForwardLimits?: { maxPendingPairs?: number; maxForwards?: number };
 }
 
 export interface FakeApiServer {

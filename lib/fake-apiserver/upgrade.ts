@@ -11,6 +11,7 @@ import { Connection } from '../session/connection.js';
 import { createUpgradeHandler, writeHttpError } from '../httpstream/server.js';
 import { statusJson } from '../httpstream/status.js';
 import { servePortForward } from '../portforward/server.js';
+import type { PortForwardBudget } from '../portforward/server-policy.js';
 import { PORT_FORWARD_PROTOCOL_V1, PORT_FORWARD_SESSION_DEFAULTS } from '../portforward/constants.js';
 import { createTunnelHandler, isWebSocketUpgrade } from '../httpstream/websocket-server.js';
 import { TUNNEL_PROTOCOL_PORT_FORWARD } from '../httpstream/websocket-client.js';
@@ -31,6 +32,12 @@ export interface UpgradeContext extends RouteContext {
   spdy: boolean;
   /** Stream cap per connection (undefined: 100000). */
   maxConcurrentStreams: number | undefined;
+  /** Dial any port, not only the pod's declared ones. */
+  anyPort: boolean;
+  /** Most live SPDY connections (503 past it). */
+  maxConnections: number;
+  /** Server-wide port-forward bounds. */
+  budget: PortForwardBudget;
 }
 
 /** The `upgrade` handler of the HTTP server. */
@@ -46,6 +53,9 @@ export function createUpgradeListener(ctx: UpgradeContext): (req: http.IncomingM
     servePortForward(conn, {
       target: `${pod.namespace}/${pod.name}`,
       ...(ctx.streamCreationTimeout !== undefined ? { streamCreationTimeout: ctx.streamCreationTimeout } : {}),
+      // The pod's declared container ports, unless the server was told to allow any (README "Security").
+      allowedPorts: ctx.anyPort ? 'any' : (pod.ports ?? []),
+      budget: ctx.budget,
       dial: (p, signal) => dialTcp(target, p, signal),
     });
   };
@@ -67,6 +77,10 @@ export function createUpgradeListener(ctx: UpgradeContext): (req: http.IncomingM
         403,
         statusJson(403, 'Forbidden', `pods "${pod.name}" is forbidden: User "kube-spdy" cannot create resource "pods/portforward" in API group "" in the namespace "${pod.namespace}"`),
       );
+    }
+    if (ctx.connections.size >= ctx.maxConnections) {
+      log('upgrade refused: %d connections (maxConnections)', ctx.connections.size);
+      return writeHttpError(socket, 503, statusJson(503, 'ServiceUnavailable', 'too many port-forward connections'));
     }
     (req as http.IncomingMessage & { pod: FakePod }).pod = pod;
     if (isWebSocketUpgrade(req)) {

@@ -7,3 +7,6 @@ export { servePortForward } from './server.js';
 export type { PortForwardServerOptions } from './server.js';
 export { dialPortForward, portForwardUrl, parseTransport } from './dial.js';
 export type { DialPortForwardOptions, PortForwardTransport } from './dial.js';
+export { PortForwardBudget, DEFAULT_SERVER_MAX_FORWARDS, DEFAULT_SERVER_MAX_PENDING_PAIRS } from './server-policy.js';
+export type { PortPolicy, AuthorizeHook, PortForwardRequest, PortForwardBudgetOptions } from './server-policy.js';
+export { DEFAULT_MAX_FORWARDS, DEFAULT_MAX_PENDING_PAIRS, DEFAULT_DIAL_TIMEOUT } from './server.js';

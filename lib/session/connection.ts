@@ -765,8 +765,14 @@ export class Connection extends EventEmitter<ConnectionEvents> {
         this.peerSpeaksFlowControl('SETTINGS INITIAL_WINDOW_SIZE');
         const shift = e.value - this.peerInitialWindow;
         this.peerInitialWindow = e.value;
-        // §2.6.8: every existing stream window changes by the difference and may go negative.
-        for (const s of this.table.values()) s.sendWindow.size += shift;
+        // §2.6.8: every existing stream window changes by the difference and may go negative. A window
+        // pushed past 2^31-1 is a FLOW_CONTROL_ERROR on that stream, as for a WINDOW_UPDATE (found by
+        // spec/property-flow.test.ts; fixture fixtures/property/flow-settings-overflow.json).
+        for (const s of [...this.table.values()]) {
+          if (s.sendWindow.size + shift > MAX_WINDOW) {
+            this.resetStreamById(s.id, RstStatus.FLOW_CONTROL_ERROR, new StreamError(s.id, RstStatus.FLOW_CONTROL_ERROR, `SETTINGS INITIAL_WINDOW_SIZE ${e.value} overflows the window of stream ${s.id}`));
+          } else s.sendWindow.size += shift;
+        }
         if (shift > 0) this.writer.wakeAll(this.table.values());
       } else if (e.id === SettingsId.MAX_CONCURRENT_STREAMS) {
         this.peerMaxConcurrent = e.value;
