@@ -59,7 +59,7 @@ const modes: [PortForwardTransport, ('websocket' | 'spdy')[], string][] = [
 for (const [transport, served, what] of modes) {
   t.test(`kube-spdy port-forward, transport ${transport}: ${what}`, async (t) => {
     const podPort = await pod(t);
-    const api = await startFakeApiServer({ pods: [{ namespace: 'default', name: 'web' }], transports: served });
+    const api = await startFakeApiServer({ pods: [{ namespace: 'default', name: 'web', ports: [podPort] }], transports: served });
     t.teardown(() => api.close());
     await exercise(t, await forward(t, api.url, podPort, transport), what);
     t.equal(api.connections.size, 1, 'one port-forward connection on the server');
@@ -174,7 +174,7 @@ for (const served of [['websocket'], ['spdy']] as ('websocket' | 'spdy')[][]) {
     t.teardown(() => rm(dir, { recursive: true, force: true }));
     const podPort = await pod(t);
     let tunnels = 0;
-    const api = await startFakeApiServer({ pods: [{ namespace: 'default', name: 'web' }], transports: served });
+    const api = await startFakeApiServer({ pods: [{ namespace: 'default', name: 'web', ports: [podPort] }], transports: served });
     t.teardown(() => api.close());
     const kc = path.join(dir, 'kubeconfig');
     await api.writeKubeconfig(kc);
