@@ -77,7 +77,8 @@ export async function startServer(t: Test, kind: 'fake' | 'go', o: ServerOptions
 }
 
 async function startFake(o: ServerOptions, port = 0): Promise<TestServer> {
-  const opts = { pods: [{ namespace: 'default', name: 'web' }], ...(o.maxStreams ? { maxConcurrentStreams: o.maxStreams } : {}) };
+  // anyPort: like the kubelet (and the Go server beside it), any port of the pod may be dialed here.
+  const opts = { pods: [{ namespace: 'default', name: 'web' }], anyPort: true, ...(o.maxStreams ? { maxConcurrentStreams: o.maxStreams } : {}) };
   let api: FakeApiServer = await startFakeApiServer({ ...opts, port });
   let closed = false;
   return {
