@@ -33,7 +33,6 @@ import {
   FLAG_UNIDIRECTIONAL,
   GoawayStatus,
   RstStatus,
-  SettingsId,
   DEFAULT_INITIAL_WINDOW,
   MAX_STREAM_ID,
   MAX_WINDOW,
@@ -48,15 +47,11 @@ import type {
   SynStreamFrame,
   SynReplyFrame,
   RstStreamFrame,
-  SettingsFrame,
-  PingFrame,
   GoawayFrame,
   HeadersFrame,
-  WindowUpdateFrame,
-  SettingsEntry,
 } from '../frames/types.js';
 import { FrameDecoder } from '../frames/decoder.js';
-import { encodeRstStream, encodeSettings, encodePing, encodeGoaway, encodeWindowUpdate } from '../frames/encoder.js';
+import { encodeRstStream, encodePing, encodeGoaway, encodeWindowUpdate } from '../frames/encoder.js';
 import { HeaderCompressor, HeaderDecompressor, parseHeaderBlock } from '../compression/index.js';
 import {
   AbortError,
@@ -71,7 +66,12 @@ import {
   LivenessError,
 } from '../errors.js';
 import { resolveOptions, type ConnectionOptions, type ResolvedOptions } from './options.js';
-import { SendWindow, RecvWindow } from './flow.js';
+import { SendWindow } from './flow.js';
+import { SessionInflow } from './session-inflow.js';
+import { ReadGate } from './read-gate.js';
+import { PingTable } from './pings.js';
+import { ConnectionCounters } from './stats.js';
+import { ControlFrames } from './control-frames.js';
 import { FrameWriter, type HeaderFrame, type WriteItem } from './writer.js';
 import { Liveness, type ReadHealth } from './liveness.js';
 import { Deadline } from './deadline.js';
@@ -81,7 +81,7 @@ import { Action, StreamEvent, StreamState, type StreamEventValue } from './state
 import { StreamTable } from './stream-table.js';
 import { withRequestPseudoHeaders, withReplyPseudoHeaders } from './pseudo-headers.js';
 import type { ConnectionEvents, CreateStreamOptions, ConnectionStats } from './types.js';
-import { EVENT_TEXT, byName, checkCreateStreamOptions, serialize, userCode, wholeMs } from './helpers.js';
+import { EVENT_TEXT, checkCreateStreamOptions, serialize, userCode, wholeMs } from './helpers.js';
 
 const log = createDebug('kube-spdy:session');
 const flog = createDebug('kube-spdy:frames');
@@ -102,20 +102,13 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   private readonly table: StreamTable<Stream>;
   /** Waits for SYN_REPLY, by stream id. */
   private readonly opening = new Map<number, Deadline<Stream>>();
-  /** Waits for PING echoes, by ping id. */
-  private readonly pings = new Map<number, Deadline<number>>();
-  private nextPingId: number;
+  /** PINGs waiting for their echo. */
+  private readonly pings: PingTable;
   private readonly sessionSendWindow = new SendWindow(DEFAULT_INITIAL_WINDOW);
-  private readonly sessionRecvWindow: RecvWindow;
-  /** The peer's INITIAL_WINDOW_SIZE for our sends. */
-  private peerInitialWindow = DEFAULT_INITIAL_WINDOW;
-  private peerMaxConcurrent = Infinity;
-  private settingsSent = false;
-  /**
-   * Extra bytes a stream may receive beyond its window while the peer may not have seen our SETTINGS
-   * INITIAL_WINDOW_SIZE (below 64 KiB) yet: SPDY has no SETTINGS ACK, so until then it may use the default.
-   */
-  private windowSlack = 0;
+  /** The receive side of the session window. */
+  private readonly inflow: SessionInflow;
+  /** SETTINGS, PING and WINDOW_UPDATE handling, and the peer's settings. */
+  private readonly ctl: ControlFrames;
   private goawaySent = false;
   private goawayReceived: { lastGoodStreamId: number; status: number } | null = null;
   private closing: Promise<void> | null = null;
@@ -123,24 +116,12 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   /** Set when the peer stopped reading: the socket is destroyed without flushing what is queued. */
   private abandon = false;
   private closeError: Error | undefined;
-  private readonly blockedReaders = new Set<Stream>();
-  /** Bytes delivered to streams and not yet read (flow control). */
-  private unread = 0;
-  /** Session window withheld on arrival, returned as the application reads. */
-  private owedOnRead = 0;
-  /** Open streams whose reader fell behind at least once while windows were not honoured (they make the connection congested). */
-  private readonly slowStreams = new Set<Stream>();
-  private socketPaused = false;
-  /** Times reading the socket was paused (liveness: a PING reply may sit unread behind DATA meanwhile). */
-  private pauseCount = 0;
+  /** Socket pausing for slow readers while windows are not honoured. */
+  private readonly gate: ReadGate<Stream>;
   /** Windows honoured now: `flowControl: true`, or `'auto'` once the peer showed it implements them. */
   private flowOn: boolean;
-  private counters = { bytesIn: 0, bytesOut: 0, framesIn: 0, framesOut: 0 };
-  private rtt_ = Number.NaN;
+  private readonly counters = new ConnectionCounters();
   private readonly streamDrainWaiters = new Set<() => void>();
-  /** Frames by type, indexed by type (DATA 0 … CREDENTIAL 10, 11 = unknown); `typeOut` counts frames written. */
-  private readonly typeIn = new Array<number>(12).fill(0);
-  private readonly typeOut = new Array<number>(12).fill(0);
   private readonly liveness: Liveness;
   private readonly pingLimit: RateLimit;
   private readonly settingsLimit: RateLimit;
@@ -160,7 +141,8 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     this.flowOn = this.options.flowControl === true;
     this.socket = socket;
     this.table = new StreamTable<Stream>(this.role);
-    this.nextPingId = this.role === 'client' ? 1 : 2;
+    this.pings = new PingTable(this.role);
+    this.gate = new ReadGate<Stream>(socket);
     this.decoder = new FrameDecoder({
       maxControlFrameSize: this.options.maxControlFrameSize,
       maxDataFrameSize: this.options.maxReceivedDataFrameSize,
@@ -170,20 +152,37 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       maxInflatedSize: this.options.maxHeaderBlockSize,
       implementation: this.options.inflater,
     });
-    this.sessionRecvWindow = new RecvWindow(DEFAULT_INITIAL_WINDOW);
+    this.inflow = new SessionInflow(this.options.sessionWindowSize, {
+      active: () => this.flowOn,
+      sendUpdate: (delta) => this.control(encodeWindowUpdate(0, delta), FrameType.WINDOW_UPDATE, 0),
+    });
     this.writer = new FrameWriter(socket, {
       flowControl: this.flowOn,
       maxDataFrameSize: this.options.maxDataFrameSize,
       sessionWindow: this.sessionSendWindow,
       maxQueuedControlFrames: this.options.maxQueuedControlFrames,
       compressBlock: (block) => this.compressor.compressBlock(block),
-      onWrite: (n, type) => {
-        this.counters.bytesOut += n;
-        this.counters.framesOut++;
-        this.typeOut[type > 10 ? 11 : type]!++;
-      },
+      onWrite: (n, type) => this.counters.frameOut(n, type),
       onError: (err) => this.fail(err),
       ...(flog.enabled ? { onData: (id: number, len: number, fin: boolean) => flog('%s -> DATA stream %d%s (%d bytes)', this.role, id, fin ? ' FIN' : '', len) } : {}),
+    });
+    this.ctl = new ControlFrames({
+      role: this.role,
+      options: this.options,
+      table: this.table,
+      writer: this.writer,
+      pings: this.pings,
+      sessionSendWindow: this.sessionSendWindow,
+      inflow: this.inflow,
+      flowOn: () => this.flowOn,
+      peerSpeaksFlowControl: (what) => this.peerSpeaksFlowControl(what),
+      resetStreamById: (id, status, err) => this.resetStreamById(id, status, err),
+      control: (frame, type, id) => this.control(frame, type, id),
+      ping: (o) => this.ping(o),
+      pingEchoed: (rtt) => {
+        this.counters.rtt = rtt;
+      },
+      emitPing: (id) => userCode(() => this.emit('ping', id)),
     });
     if (this.options.flowControl === false) {
       // Compatibility mode: the peer's windows are not honoured, so they must never block a send.
@@ -203,7 +202,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       {
         ping: (o) => this.ping(o),
         readHealth: () => this.readHealth(),
-        activity: () => this.counters.framesIn + this.counters.framesOut - this.typeIn[FrameType.PING]! - this.typeOut[FrameType.PING]!,
+        activity: () => this.counters.activity(),
         openStreams: () => this.table.size,
         dead: (err) => this.fail(err),
         idle: () => {
@@ -216,7 +215,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       this.options.idleTimeout,
     );
     // A client may speak first; a server must not (Go's round-tripper drops bytes that follow the 101).
-    if (this.role === 'client') this.sendInitialSettings();
+    if (this.role === 'client') this.ctl.sendInitialSettings();
     log('%s connection started (flow control %s)', this.role, this.options.flowControl === 'auto' ? 'auto' : this.flowOn ? 'on' : 'off');
   }
 
@@ -243,7 +242,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
    * peer is not to blame for anything that does not arrive meanwhile.
    */
   get readPaused(): boolean {
-    return this.socketPaused;
+    return this.gate.paused;
   }
 
   /**
@@ -251,7 +250,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
    * liveness.ts): paused now, times paused so far, bytes read so far.
    */
   readHealth(): ReadHealth {
-    return { paused: this.socketPaused, pauses: this.pauseCount, bytesIn: this.counters.bytesIn };
+    return { paused: this.gate.paused, pauses: this.gate.pauses, bytesIn: this.counters.bytesIn };
   }
 
   /** Frames received so far (a cheap counter: "has anything arrived since?"). */
@@ -266,12 +265,12 @@ export class Connection extends EventEmitter<ConnectionEvents> {
    * socket to drain. With windows honoured a slow reader holds back only its own stream.
    */
   get congested(): boolean {
-    return this.socketPaused || this.slowStreams.size > 0 || this.writer.blocked;
+    return this.gate.paused || this.gate.hasSlow || this.writer.blocked;
   }
 
   /** Last measured PING round trip, ms (NaN before the first). */
   get rtt(): number {
-    return this.rtt_;
+    return this.counters.rtt;
   }
 
   /** Number of streams open (not yet closed both ways). */
@@ -312,10 +311,10 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     }
     if (options.signal?.aborted) return Promise.reject(new AbortError('aborted before the stream was created', { cause: options.signal.reason }));
     if (this.table.nextLocalId > MAX_STREAM_ID) return Promise.reject(new ClosedError('stream ids exhausted: open a new connection'));
-    if (this.table.localCount >= this.peerMaxConcurrent) {
+    if (this.table.localCount >= this.ctl.peerMaxConcurrent) {
       // The peer's SETTINGS MAX_CONCURRENT_STREAMS (§2.6.4): a local refusal, not a peer reset.
       return Promise.reject(
-        new StreamError(0, RstStatus.REFUSED_STREAM, `peer allows at most ${this.peerMaxConcurrent} concurrent streams`, { fromPeer: false }),
+        new StreamError(0, RstStatus.REFUSED_STREAM, `peer allows at most ${this.ctl.peerMaxConcurrent} concurrent streams`, { fromPeer: false }),
       );
     }
     const fin = options.fin === true;
@@ -329,7 +328,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       local: true,
       unidirectional,
       fin,
-      sendWindow: this.peerInitialWindow,
+      sendWindow: this.ctl.peerInitialWindow,
       recvWindow: this.options.initialWindowSize,
       highWaterMark: this.options.streamHighWaterMark,
     });
@@ -375,20 +374,9 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     }
     if (this.closed) return Promise.reject(new ClosedError('connection is closed', { cause: this.closeError }));
     if (options.signal?.aborted) return Promise.reject(new AbortError('ping aborted', { cause: options.signal.reason }));
-    const id = this.nextPingId;
-    this.nextPingId = (this.nextPingId + 2) >>> 0;
-    if (this.nextPingId === 0 || this.nextPingId > 0xfffffffe) this.nextPingId = this.role === 'client' ? 1 : 2;
-    const timeout = options.timeout ?? this.options.pingTimeout;
-    const wait = new Deadline<number>({
-      timeout,
-      signal: options.signal,
-      onSettle: () => this.pings.delete(id),
-      onTimeout: () => new TimeoutError(`no PING reply within ${timeout} ms`, timeout),
-      onAbort: (reason) => new AbortError('ping aborted', { cause: reason }),
-    });
-    this.pings.set(id, wait);
+    const { id, promise } = this.pings.start(options.timeout ?? this.options.pingTimeout, options.signal);
     this.control(encodePing(id), FrameType.PING, 0);
-    return wait.promise;
+    return promise;
   }
 
   /**
@@ -444,15 +432,13 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   stats(): ConnectionStats {
     return {
       role: this.role,
-      ...this.counters,
-      rtt: this.rtt_,
+      ...this.counters.snapshot(),
       flowControl: this.flowOn,
-      readPaused: this.socketPaused,
+      readPaused: this.gate.paused,
       openStreams: this.table.size,
-      framesByType: { in: byName(this.typeIn), out: byName(this.typeOut) },
       streams: [...this.table.values()].map((s) => s.stats()),
       sendWindow: this.sessionSendWindow.size,
-      recvWindow: this.sessionRecvWindow.available,
+      recvWindow: this.inflow.window.available,
     };
   }
 
@@ -481,7 +467,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   /** @internal */
   consumed(stream: Stream, n: number): void {
     if (!this.flowOn || this.closed) return;
-    this.readBytes(n);
+    this.inflow.read(n);
     const st = stream.state;
     if (st === StreamState.CLOSED || st === StreamState.HALF_CLOSED_REMOTE) return; // the peer sends no more
     const delta = stream.recvWindow.consume(n);
@@ -490,7 +476,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
 
   /** @internal */
   wantsData(stream: Stream): void {
-    if (this.blockedReaders.delete(stream) && this.blockedReaders.size === 0) this.resumeSocket();
+    this.gate.unblock(stream);
   }
 
   /** @internal */
@@ -505,7 +491,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     this.wantsData(stream);
     if (stream.state !== StreamState.CLOSED) this.step(stream, StreamEvent.RESET);
     // Data received and never read was dropped with the stream: give its session window back.
-    if (unread > 0 && this.flowOn && !this.closed) this.readBytes(unread);
+    if (unread > 0 && this.flowOn && !this.closed) this.inflow.read(unread);
     this.opening.get(stream.id)?.reject(new ClosedError(`stream ${stream.id} was destroyed before its SYN_REPLY`));
   }
 
@@ -542,9 +528,9 @@ export class Connection extends EventEmitter<ConnectionEvents> {
 
   /** The one dispatch point: one handler per frame type. Throws SessionError / StreamError. */
   private processFrame(frame: Frame): void {
-    this.typeIn[frame.type === -1 ? 11 : frame.type]!++;
+    this.counters.frameIn(frame.type);
     if (flog.enabled) this.logFrame('<-', frame);
-    if (!this.settingsSent && this.role === 'server') this.sendInitialSettings();
+    if (!this.ctl.settingsSent && this.role === 'server') this.ctl.sendInitialSettings();
     try {
       switch (frame.type) {
         case FrameType.DATA:
@@ -558,16 +544,16 @@ export class Connection extends EventEmitter<ConnectionEvents> {
           return this.onRstStream(frame);
         case FrameType.SETTINGS:
           if (!this.settingsLimit.hit()) throw new SessionError(GoawayStatus.PROTOCOL_ERROR, `SETTINGS flood: more than ${this.options.maxSettingsRate} per second`);
-          return this.onSettings(frame);
+          return this.ctl.onSettings(frame);
         case FrameType.PING:
           if (!this.pingLimit.hit()) throw new SessionError(GoawayStatus.PROTOCOL_ERROR, `PING flood: more than ${this.options.maxPingRate} per second`);
-          return this.onPing(frame);
+          return this.ctl.onPing(frame);
         case FrameType.GOAWAY:
           return this.onGoaway(frame);
         case FrameType.HEADERS:
           return this.onHeaders(frame);
         case FrameType.WINDOW_UPDATE:
-          return this.onWindowUpdate(frame);
+          return this.ctl.onWindowUpdate(frame);
         default:
           // §2.2.1: "If an endpoint receives a control frame for a type it does not recognize, it MUST
           // ignore the frame." (NOOP and CREDENTIAL too.)
@@ -607,7 +593,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       throw new StreamError(stream.id, t.rst, `${EVENT_TEXT[event]} on stream ${stream.id} (${before}): ${rstStatusName[t.rst]}`);
     }
     if (t.actions & Action.END_READ) {
-      this.slowStreams.delete(stream); // no more DATA will come for it
+      this.gate.notSlow(stream); // no more DATA will come for it
       this.wantsData(stream);
       userCode(() => stream.pushEnd());
     }
@@ -620,28 +606,28 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     const flow = this.flowOn;
     const auto = this.options.flowControl === 'auto';
     // 'auto' is lenient: the peer may have sent before it saw our SETTINGS (the stream pauses the socket instead).
-    if (flow && !this.sessionRecvWindow.take(len, auto ? Infinity : 0)) {
+    if (flow && !this.inflow.window.take(len, auto ? Infinity : 0)) {
       // §2.6.8: the session window was overrun (3.1 names no GOAWAY status for it: PROTOCOL_ERROR).
-      throw new SessionError(GoawayStatus.PROTOCOL_ERROR, `DATA of ${len} bytes overflows the session window (${this.sessionRecvWindow.available})`);
+      throw new SessionError(GoawayStatus.PROTOCOL_ERROR, `DATA of ${len} bytes overflows the session window (${this.inflow.window.available})`);
     }
     const stream = this.table.get(f.streamId);
     if (!stream) {
-      this.releaseSession(len);
+      this.inflow.release(len);
       this.notLive(f.streamId, 'DATA');
       return;
     }
     try {
       this.step(stream, StreamEvent.RECV_DATA);
     } catch (err) {
-      this.releaseSession(len);
+      this.inflow.release(len);
       throw err;
     }
-    if (flow && !stream.recvWindow.take(len, auto ? Infinity : this.windowSlack)) {
-      this.releaseSession(len);
+    if (flow && !stream.recvWindow.take(len, auto ? Infinity : this.ctl.windowSlack)) {
+      this.inflow.release(len);
       // §2.6.8: "a sender MUST NOT send a data frame with data length greater than the transfer window size."
       throw new StreamError(f.streamId, RstStatus.FLOW_CONTROL_ERROR, `DATA of ${len} bytes overflows the window of stream ${f.streamId}`);
     }
-    if (flow) this.arrived(len);
+    if (flow) this.inflow.arrived(len);
     let more = true;
     try {
       more = stream.pushData(f.data);
@@ -654,39 +640,8 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     else if (!more && (!flow || (auto && stream.recvWindow.available < 0))) {
       // Compatibility mode (or an 'auto' peer that overran the window before it saw ours): the peer does not
       // wait for windows, so stop reading the socket until this reader catches up.
-      this.blockedReaders.add(stream);
-      this.slowStreams.add(stream);
-      this.pauseSocket();
+      this.gate.block(stream);
     }
-  }
-
-  /**
-   * Session window for `n` bytes delivered to a stream (not yet read). It is returned at once while what
-   * the connection holds unread is at most half the session window (the cheap path: one stream, or readers
-   * that keep up); past that it is owed and returned as the application reads (x/net/http2 returns
-   * connection flow on read). So a connection holds at most 1.5 × `sessionWindowSize` unread, however
-   * many streams it has, and a single slow stream still cannot hold back the others below that.
-   */
-  private arrived(n: number): void {
-    this.unread += n;
-    if (this.unread <= this.options.sessionWindowSize / 2) this.releaseSession(n);
-    else this.owedOnRead += n;
-  }
-
-  /** `n` delivered bytes were read by the application (or dropped with their stream). */
-  private readBytes(n: number): void {
-    this.unread = Math.max(0, this.unread - n);
-    if (this.owedOnRead > 0) {
-      const k = Math.min(n, this.owedOnRead);
-      this.owedOnRead -= k;
-      this.releaseSession(k);
-    }
-  }
-
-  private releaseSession(n: number): void {
-    if (!this.flowOn || n === 0) return;
-    const delta = this.sessionRecvWindow.consume(n);
-    if (delta > 0) this.control(encodeWindowUpdate(0, delta), FrameType.WINDOW_UPDATE, 0);
   }
 
   private onSynStream(f: SynStreamFrame): void {
@@ -716,7 +671,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       local: false,
       unidirectional: (f.flags & FLAG_UNIDIRECTIONAL) !== 0,
       fin: false,
-      sendWindow: this.peerInitialWindow,
+      sendWindow: this.ctl.peerInitialWindow,
       recvWindow: this.options.initialWindowSize,
       highWaterMark: this.options.streamHighWaterMark,
     });
@@ -755,44 +710,6 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     this.endStream(stream, err, f.status === RstStatus.CANCEL);
   }
 
-  private onSettings(f: SettingsFrame): void {
-    const seen = new Set<number>();
-    for (const e of f.entries) {
-      if (seen.has(e.id)) continue; // duplicate ids: the first wins
-      seen.add(e.id);
-      if (e.id === SettingsId.INITIAL_WINDOW_SIZE) {
-        if (e.value > MAX_WINDOW) throw new SessionError(GoawayStatus.PROTOCOL_ERROR, `SETTINGS INITIAL_WINDOW_SIZE ${e.value} exceeds 2^31-1`);
-        this.peerSpeaksFlowControl('SETTINGS INITIAL_WINDOW_SIZE');
-        const shift = e.value - this.peerInitialWindow;
-        this.peerInitialWindow = e.value;
-        // §2.6.8: every existing stream window changes by the difference and may go negative. A window
-        // pushed past 2^31-1 is a FLOW_CONTROL_ERROR on that stream, as for a WINDOW_UPDATE (found by
-        // spec/property-flow.test.ts; fixture fixtures/property/flow-settings-overflow.json).
-        for (const s of [...this.table.values()]) {
-          if (s.sendWindow.size + shift > MAX_WINDOW) {
-            this.resetStreamById(s.id, RstStatus.FLOW_CONTROL_ERROR, new StreamError(s.id, RstStatus.FLOW_CONTROL_ERROR, `SETTINGS INITIAL_WINDOW_SIZE ${e.value} overflows the window of stream ${s.id}`));
-          } else s.sendWindow.size += shift;
-        }
-        if (shift > 0) this.writer.wakeAll(this.table.values());
-      } else if (e.id === SettingsId.MAX_CONCURRENT_STREAMS) {
-        this.peerMaxConcurrent = e.value;
-      }
-    }
-  }
-
-  private onPing(f: PingFrame): void {
-    const ours = f.id % 2 === (this.role === 'client' ? 1 : 0);
-    if (!ours) {
-      this.control(encodePing(f.id), FrameType.PING, 0);
-      userCode(() => this.emit('ping', f.id));
-      return;
-    }
-    const p = this.pings.get(f.id);
-    if (!p) return; // an echo we no longer wait for
-    this.rtt_ = performance.now() - p.start;
-    p.resolve(this.rtt_);
-  }
-
   private onGoaway(f: GoawayFrame): void {
     if (this.goawayReceived) return;
     this.goawayReceived = { lastGoodStreamId: f.lastGoodStreamId, status: f.status };
@@ -820,29 +737,6 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     this.step(stream, StreamEvent.RECV_HEADERS);
     userCode(() => stream.emit('headers', headers));
     if (f.flags & FLAG_FIN) this.step(stream, StreamEvent.RECV_FIN);
-  }
-
-  private onWindowUpdate(f: WindowUpdateFrame): void {
-    if (f.streamId === 0) {
-      if (f.delta === 0) throw new SessionError(GoawayStatus.PROTOCOL_ERROR, 'WINDOW_UPDATE on the session with delta 0');
-      this.peerSpeaksFlowControl('WINDOW_UPDATE');
-      if (!this.flowOn) return;
-      if (!this.sessionSendWindow.add(f.delta)) {
-        // §2.6.8: "a sender MUST NOT allow a flow control window to exceed 2^31 - 1 bytes".
-        throw new SessionError(GoawayStatus.PROTOCOL_ERROR, `WINDOW_UPDATE overflows the session window past 2^31-1`);
-      }
-      this.writer.wakeAll(this.table.values());
-      return;
-    }
-    this.peerSpeaksFlowControl('WINDOW_UPDATE');
-    const stream = this.table.get(f.streamId);
-    if (!stream) return; // may race with the stream's end
-    if (f.delta === 0) throw new StreamError(f.streamId, RstStatus.FLOW_CONTROL_ERROR, `WINDOW_UPDATE on stream ${f.streamId} with delta 0`);
-    if (!this.flowOn) return;
-    if (!stream.sendWindow.add(f.delta)) {
-      throw new StreamError(f.streamId, RstStatus.FLOW_CONTROL_ERROR, `WINDOW_UPDATE overflows the window of stream ${f.streamId}`);
-    }
-    this.writer.wake(stream);
   }
 
   // ---- helpers ----
@@ -896,41 +790,11 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   /** Takes a closed stream out of the table (the FORGET action). */
   private forget(stream: Stream): void {
     if (!this.table.remove(stream)) return; // (a reset stream is destroyed right after: its queue is dropped then)
-    this.blockedReaders.delete(stream);
-    this.slowStreams.delete(stream);
+    this.gate.forget(stream);
     if (this.table.size === 0) {
       for (const w of [...this.streamDrainWaiters]) w();
       // §2.6.6: after a GOAWAY no new streams come; once the last one is over the connection is done.
       if (this.goawayReceived && !this.closed) process.nextTick(() => this.table.size === 0 && this.finish(undefined));
-    }
-  }
-
-  private sendInitialSettings(): void {
-    this.settingsSent = true;
-    if (this.options.flowControl === false) return; // spdystream peers ignore SETTINGS; stay quiet
-    const win = this.options.initialWindowSize;
-    const entries: SettingsEntry[] = [{ id: SettingsId.MAX_CONCURRENT_STREAMS, flags: 0, value: this.options.maxConcurrentStreams }];
-    // 'auto' always states its window: that is how an 'auto' peer learns that we implement windows.
-    if (win !== DEFAULT_INITIAL_WINDOW || this.options.flowControl === 'auto') entries.push({ id: SettingsId.INITIAL_WINDOW_SIZE, flags: 0, value: win });
-    this.control(encodeSettings(0, entries), FrameType.SETTINGS, 0);
-    if (win !== DEFAULT_INITIAL_WINDOW) {
-      if (win < DEFAULT_INITIAL_WINDOW && this.flowOn) {
-        // The peer may already be sending under the default 64 KiB window. Once the echo of a PING sent
-        // after the SETTINGS is back, the peer has applied it (frames are handled in order): be strict again.
-        this.windowSlack = DEFAULT_INITIAL_WINDOW - win;
-        this.ping({ timeout: 0 }).then(
-          () => {
-            this.windowSlack = 0;
-          },
-          () => {},
-        );
-      }
-    }
-    const extra = this.options.sessionWindowSize - DEFAULT_INITIAL_WINDOW;
-    if (extra > 0) {
-      this.sessionRecvWindow.available += extra;
-      this.sessionRecvWindow.initial = this.options.sessionWindowSize;
-      this.control(encodeWindowUpdate(0, extra), FrameType.WINDOW_UPDATE, 0);
     }
   }
 
@@ -961,21 +825,6 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     else flog('%s %s %s %o', this.role, dir, frameTypeName[f.type], { ...f, headerBlock: undefined });
   }
 
-  private pauseSocket(): void {
-    if (!this.socketPaused) {
-      this.socketPaused = true;
-      this.pauseCount++;
-      this.socket.pause();
-    }
-  }
-
-  private resumeSocket(): void {
-    if (this.socketPaused) {
-      this.socketPaused = false;
-      this.socket.resume();
-    }
-  }
-
   private fail(err: unknown): void {
     const e =
       err instanceof KubeSpdyError ? err : new SessionError(GoawayStatus.INTERNAL_ERROR, `internal error: ${(err as Error)?.message ?? err}`, { cause: err });
@@ -996,7 +845,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     for (const [id, p] of [...this.opening]) {
       p.reject(err instanceof ClosedError ? err : new ClosedError(`connection closed before the SYN_REPLY of stream ${id}`, { cause }));
     }
-    for (const p of [...this.pings.values()]) p.reject(new ClosedError('connection closed before the PING reply', { cause }));
+    this.pings.rejectAll(cause);
     for (const s of [...this.table.values()]) {
       this.step(s, StreamEvent.RESET);
       // A graceful close ends streams quietly; a failure reports it on each stream.
@@ -1014,7 +863,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       t.unref?.();
       socket.once('close', () => clearTimeout(t));
     }
-    if (this.socketPaused) this.socket.resume();
+    this.gate.release();
     for (const w of [...this.streamDrainWaiters]) w();
     log('%s: connection closed%s', this.role, err ? `: ${err.message}` : '');
     this.emit('close', err);
