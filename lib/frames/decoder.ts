@@ -61,7 +61,11 @@ function protocolError(message: string): SessionError {
   return new SessionError(GoawayStatus.PROTOCOL_ERROR, message);
 }
 
-/** Reads "X · stream-id(31)" at `offset` and rejects stream id 0 for frames that name a stream. */
+/**
+ * Reads "X · stream-id(31)" at `offset` and rejects stream id 0 for frames that name a stream
+ * (SPDY/3.1 §2.3.2 Stream creation: stream ids start at 1, odd for the client, even for the server;
+ * only WINDOW_UPDATE uses 0, for the session, §2.6.8).
+ */
 function streamId(p: Buffer, offset: number, type: number): number {
   const id = p.readUInt32BE(offset) & MASK31;
   if (id === 0) {
@@ -129,7 +133,7 @@ const parsers: Record<number, Parser> = {
   }),
 };
 
-/** Exact payload length of the fixed-size control frames. */
+/** Exact payload length of the fixed-size control frames: §2.6.3 RST_STREAM, §2.6.5 PING, §2.6.6 GOAWAY, §2.6.8 WINDOW_UPDATE. */
 const fixedLength: Record<number, number> = {
   [FrameType.RST_STREAM]: 8,
   [FrameType.PING]: 4,
@@ -137,7 +141,7 @@ const fixedLength: Record<number, number> = {
   [FrameType.WINDOW_UPDATE]: 8,
 };
 
-/** Minimum payload length of the header-carrying control frames. */
+/** Minimum payload length of the header-carrying control frames: §2.6.1 SYN_STREAM, §2.6.2 SYN_REPLY, §2.6.7 HEADERS. */
 const minLength: Record<number, number> = {
   [FrameType.SYN_STREAM]: 10,
   [FrameType.SYN_REPLY]: 4,
@@ -282,6 +286,7 @@ export class FrameDecoder {
       this.control = false;
       this.type = FrameType.DATA;
       this.dataStreamId = word0 & 0x7fffffff;
+      // §2.2.2 Data frames / §2.3.2: a DATA frame belongs to a stream; id 0 is none.
       if (this.dataStreamId === 0) throw protocolError('DATA frame with stream id 0');
       if (length > this.maxDataFrameSize) {
         throw protocolError(`DATA frame length ${length} exceeds the limit of ${this.maxDataFrameSize} bytes`);
@@ -294,6 +299,7 @@ export class FrameDecoder {
     this.control = true;
     this.version = (word0 >>> 16) & 0x7fff;
     this.type = word0 & 0xffff;
+    // §2.2.1 Control frames: the version field is 3 (SPDY/3.1 is negotiated by the Upgrade header, not here).
     if (this.version !== SPDY_VERSION) {
       throw protocolError(`control frame version ${this.version}, expected ${SPDY_VERSION}`);
     }
@@ -311,6 +317,7 @@ export class FrameDecoder {
   /** Length rules known from the header alone, checked before the payload is buffered. */
   private checkControlLength(type: number, length: number): void {
     const name = frameTypeName[type];
+    // §2.2.1: a receiver may cap control frames (at no less than 8192 bytes): checked from the header alone.
     if (length > this.maxControlFrameSize) {
       throw protocolError(`${name} frame length ${length} exceeds the limit of ${this.maxControlFrameSize} bytes`);
     }
@@ -323,6 +330,7 @@ export class FrameDecoder {
       throw protocolError(`${name} frame length ${length}, must be at least ${min}`);
     }
     if (type === FrameType.SETTINGS) {
+      // §2.6.4 SETTINGS: a 32-bit count, then 8 bytes per ID/value pair.
       if (length < 4 || (length - 4) % 8 !== 0) {
         throw protocolError(`SETTINGS frame length ${length}, must be 4 + 8 × entries`);
       }

@@ -310,6 +310,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       );
     }
     if (options.signal?.aborted) return Promise.reject(new AbortError('aborted before the stream was created', { cause: options.signal.reason }));
+    // §2.3.2: stream ids are 31 bits and never reused; once spent, only a new connection has more.
     if (this.table.nextLocalId > MAX_STREAM_ID) return Promise.reject(new ClosedError('stream ids exhausted: open a new connection'));
     if (this.table.localCount >= this.ctl.peerMaxConcurrent) {
       // The peer's SETTINGS MAX_CONCURRENT_STREAMS (§2.6.4): a local refusal, not a peer reset.
@@ -601,6 +602,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     return t.actions;
   }
 
+  /** §2.2.2 Data frames: windows first (§2.6.8), then the stream's transition table, then delivery. */
   private onDataFrame(f: DataFrame): void {
     const len = f.data.length;
     const flow = this.flowOn;
@@ -648,6 +650,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     // §2.6.10.1: the block must be inflated even if the frame is rejected (the zlib context is shared).
     const raw = this.inflate(f.headerBlock);
     const id = f.streamId;
+    // §2.3.2 Stream creation: a client's stream ids are odd, a server's even.
     if (!this.table.isPeerId(id)) throw new SessionError(GoawayStatus.PROTOCOL_ERROR, `SYN_STREAM with stream id ${id} of the wrong parity`);
     // §2.6.1: "If the endpoint receives a SYN_STREAM for a stream-id which is already open … it MUST issue a
     // stream error with the status code PROTOCOL_ERROR."
@@ -659,6 +662,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     }
     this.table.notePeerId(id);
     const headers = parseHeaderBlock(raw, { maxHeaderCount: this.options.maxHeaderCount }, id);
+    // §2.6.6 GOAWAY: after sending it we accept no new stream; §2.6.4 MAX_CONCURRENT_STREAMS is our limit.
     if (this.goawaySent || this.closing) throw new StreamError(id, RstStatus.REFUSED_STREAM, `stream ${id} refused: going away`);
     if (this.table.peerCount >= this.options.maxConcurrentStreams) {
       throw new StreamError(id, RstStatus.REFUSED_STREAM, `stream ${id} refused: ${this.options.maxConcurrentStreams} streams already open`);
@@ -682,6 +686,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     if (f.flags & FLAG_FIN) this.step(stream, StreamEvent.RECV_FIN);
   }
 
+  /** §2.6.2 SYN_REPLY: the answer to our SYN_STREAM (a second one is a stream error, see state.ts). */
   private onSynReply(f: SynReplyFrame): void {
     const raw = this.inflate(f.headerBlock);
     const stream = this.table.get(f.streamId);
@@ -689,6 +694,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       this.notLive(f.streamId, 'SYN_REPLY');
       return;
     }
+    // §2.6.2 SYN_REPLY answers a SYN_STREAM: only the stream's creator may receive it.
     if (!stream.local) throw new StreamError(f.streamId, RstStatus.PROTOCOL_ERROR, `SYN_REPLY for stream ${f.streamId}, which the peer created`);
     const headers = parseHeaderBlock(raw, { maxHeaderCount: this.options.maxHeaderCount }, f.streamId);
     const actions = this.step(stream, StreamEvent.RECV_REPLY);
@@ -700,6 +706,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     if (f.flags & FLAG_FIN) this.step(stream, StreamEvent.RECV_FIN);
   }
 
+  /** §2.6.3 RST_STREAM from the peer: the stream is closed at once (§2.4.2). */
   private onRstStream(f: RstStreamFrame): void {
     const stream = this.table.get(f.streamId);
     if (!stream) return; // §2.4.2: "an endpoint MUST NOT send a RST_STREAM in response to a RST_STREAM"
@@ -726,6 +733,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     if (this.table.size === 0) this.finish(undefined);
   }
 
+  /** §2.6.7 HEADERS: more headers on a live stream (the transition table rejects it on a half-closed one, §2.3.6). */
   private onHeaders(f: HeadersFrame): void {
     const raw = this.inflate(f.headerBlock);
     const stream = this.table.get(f.streamId);
