@@ -99,7 +99,8 @@ export async function portForwardCommand(argv: string[], io: Io): Promise<number
   });
   pf.on('connection', (c) => io.out(`Handling connection for ${c.local}`));
   pf.on('forward-error', (err, c) => io.err(`error: an error occurred forwarding ${c.local} -> ${c.remote}: ${err.message}`));
-  pf.on('disconnect', (err) => io.err(`warning: lost connection to the API server${err ? ` (${err.message})` : ''}; reconnecting on the next connection`));
+  pf.on('reconnecting', (err) => io.err(`warning: lost connection to the API server${err ? ` (${err.message})` : ''}; reconnecting on the next connection`));
+  pf.on('recovered', (ms) => io.err(`reconnected to the API server (${Math.round(ms)} ms after the loss)`));
   try {
     await pf.ready;
   } catch (err) {

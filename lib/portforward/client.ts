@@ -28,7 +28,7 @@ import {
   InvalidArgumentError,
   LivenessError,
   PortForwardError,
-  StreamResetError,
+  StreamError,
   TimeoutError,
 } from '../errors.js';
 import { MAX_ERROR_TEXT } from './constants.js';
@@ -253,7 +253,7 @@ export class PortForwarder extends EventEmitter<PortForwarderEvents> {
     this.counters.active++;
     local.once('close', () => this.counters.active--);
     this.forward(local, info).catch((err: Error) => {
-      local.destroy();
+      resetLocal(local);
       if (!this.stopped) {
         this.counters.failed++;
         this.emit('forward-error', err, info);
@@ -322,14 +322,14 @@ export class PortForwarder extends EventEmitter<PortForwarderEvents> {
     errorStream.on('end', () => {
       if (errorText !== '') {
         // The server's error for this connection only: close it, report, keep forwarding others.
-        local.destroy();
+        resetLocal(local);
         dataStream.destroy();
         this.emit('forward-error', new PortForwardError(info.remote, info.requestId, errorText.trim()), info);
       }
     });
     dataStream.on('error', (err) => {
       log('request %d: data stream: %s', info.requestId, err.message);
-      local.destroy();
+      resetLocal(local);
     });
     local.on('error', () => dataStream.destroy());
     local.on('close', () => {
@@ -348,7 +348,7 @@ export class PortForwarder extends EventEmitter<PortForwarderEvents> {
       // The pod's FIN arrived and was read ('end'; pipe() ended the local socket): a complete transfer.
       // Anything else (RST_STREAM, a connection reset or presumed dead, GOAWAY cut) is a truncation:
       // destroy, so the local client sees a reset, never a clean end.
-      if (!dataStream.readableEnded) local.destroy();
+      if (!dataStream.readableEnded) resetLocal(local);
       else if (!local.destroyed && !local.writableEnded) local.end();
     });
     local.pipe(dataStream);
@@ -364,9 +364,28 @@ export class PortForwarder extends EventEmitter<PortForwarderEvents> {
 function retryReason(err: unknown): 'dead' | 'goaway' | 'refused' | 'timeout' | null {
   if (err instanceof LivenessError || err instanceof ClosedError) return 'dead';
   if (err instanceof GoawayError) return 'goaway';
-  if (err instanceof StreamResetError && err.retryable) return 'refused';
+  if (err instanceof StreamError && err.retryable) return 'refused'; // a peer's REFUSED_STREAM, or its SETTINGS limit
   if (err instanceof TimeoutError) return 'timeout';
   return null;
+}
+
+/**
+ * Closes a local connection with a TCP reset (RST), not a FIN: what the client received so far must
+ * not look like the whole of it.
+ */
+function resetLocal(local: net.Socket): void {
+  if (local.destroyed) return;
+  if (local.writableEnded) {
+    // Our FIN is already on its way (the pod's data ended cleanly). A reset after end() also leaves the
+    // handle referenced on Node 20 (the process would not exit): a plain destroy.
+    local.destroy();
+    return;
+  }
+  try {
+    local.resetAndDestroy();
+  } catch {
+    local.destroy();
+  }
 }
 
 /** Every pending stream creation listens on the forwarder's signal: lift the listener warning limit. */

@@ -159,8 +159,8 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
    * A connection for a new stream pair: the first usable one that is not congested, else a new one
    * (dialed, with backoff while dials fail, until `deadline`), else the least loaded usable one.
    * `exclude` is never chosen (a connection where this pair just failed) unless nothing else can be had.
-   * Rejects with the last dial error past `deadline`, an {@link UpgradeError} at once (the server
-   * answered: retrying will not change it), or an {@link AbortError} when the pool is closed.
+   * Rejects with the last dial error past `deadline`, an {@link UpgradeError} with a 4xx status at once
+   * (the server answered: retrying will not change it), or an {@link AbortError} when the pool is closed.
    */
   async acquire(deadline: number, exclude: PooledConnection | null = null): Promise<PooledConnection> {
     for (;;) {
@@ -182,7 +182,7 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
         if (this.closed) throw new AbortError('port-forward closed');
         const fallback = this.entries.filter((e) => e.usable);
         if (fallback.length > 0) return leastLoaded(fallback);
-        if (err instanceof UpgradeError || Date.now() >= deadline) throw err;
+        if (isFinalAnswer(err) || Date.now() >= deadline) throw err;
         // Another loop: wait for the dial gate (backoff) inside dial().
       }
     }
@@ -363,6 +363,14 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
       }
     }
   }
+}
+
+/**
+ * The server answered the upgrade with a client error (401, 403, 404…): dialing again at once will not
+ * change it, so the pair fails now. No answer (refused, reset, timeout) or a 5xx/429 is worth retrying.
+ */
+function isFinalAnswer(err: unknown): boolean {
+  return err instanceof UpgradeError && err.statusCode >= 400 && err.statusCode < 500 && err.statusCode !== 429;
 }
 
 function leastLoaded(list: PooledConnection[]): PooledConnection {
