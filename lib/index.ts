@@ -13,4 +13,5 @@ export * from './errors.js';
 export * from './session/index.js';
 export * from './httpstream/index.js';
 export * from './portforward/index.js';
+export * from './remotecommand/index.js';
 export * from './fake-apiserver/index.js';

@@ -23,6 +23,10 @@ Options:
                            only with --token, and with a loud warning
   --kubeconfig-out FILE    write a kubeconfig for this server (kubectl --kubeconfig FILE …)
   --token TOKEN            require this bearer token (default: none required)
+  --exec                   serve pods/exec and pods/attach: commands run here as child processes
+  --exec-cwd DIR           working directory of exec'd commands (default: the current one)
+  --exec-env NAME=VALUE    set a variable for exec'd commands, on top of this environment (repeatable)
+  --attach-command ARGV    the main process attach joins, split on spaces (default: cat)
   -h, --help               show this help`;
 
 /** Parses `HOST:PORT` (IPv6 as `[::1]:PORT`). */
@@ -45,6 +49,10 @@ export async function fakeApiServerCommand(argv: string[], io: Io): Promise<numb
       'kubeconfig-out': { type: 'string' },
       token: { type: 'string' },
       'any-port': { type: 'boolean' },
+      exec: { type: 'boolean' },
+      'exec-cwd': { type: 'string' },
+      'exec-env': { type: 'string', multiple: true },
+      'attach-command': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -61,15 +69,29 @@ export async function fakeApiServerCommand(argv: string[], io: Io): Promise<numb
     p.forbidden = true;
   }
   const listen = values.listen ? parseListen(values.listen) : { host: '127.0.0.1', port: 0 };
+  const execOn = values.exec === true;
+  if (!execOn && (values['exec-cwd'] || values['exec-env'] || values['attach-command'])) {
+    throw new InvalidArgumentError('--exec-cwd, --exec-env and --attach-command need --exec');
+  }
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const kv of values['exec-env'] ?? []) {
+    const i = kv.indexOf('=');
+    if (i <= 0) throw new InvalidArgumentError(`invalid --exec-env "${kv}": expected NAME=VALUE`);
+    env[kv.slice(0, i)] = kv.slice(i + 1);
+  }
+  const attachCommand = values['attach-command']?.split(/\s+/).filter((a) => a !== '');
+  if (attachCommand && attachCommand.length === 0) throw new InvalidArgumentError('--attach-command must name a program');
+  const exec = execOn ? { env, ...(values['exec-cwd'] ? { cwd: values['exec-cwd'] } : {}), ...(attachCommand ? { attachCommand } : {}) } : undefined;
   const exposed = checkListen(listen.host, { token: !!values.token, clientCertificates: false });
   if (exposed) io.err(`warning: ${exposed}`);
-  const srv = await startFakeApiServer({ pods, host: listen.host, port: listen.port, anyPort: values['any-port'] === true, ...(values.token ? { token: values.token } : {}) });
+  const srv = await startFakeApiServer({ pods, host: listen.host, port: listen.port, anyPort: values['any-port'] === true, ...(values.token ? { token: values.token } : {}), ...(exec ? { exec } : {}) });
   if (values['kubeconfig-out']) await srv.writeKubeconfig(values['kubeconfig-out']);
   io.out(`Listening on ${srv.url}`);
   for (const p of pods) {
     const ports = values['any-port'] ? 'any port' : p.ports?.length ? `ports ${p.ports.join(',')}` : 'no ports (declare them as NS/NAME:PORT,... or pass --any-port)';
     io.out(`Serving pod ${p.namespace}/${p.name} -> ${p.host ?? '127.0.0.1'} (${ports})${p.forbidden ? ' (port-forward forbidden)' : ''}`);
   }
+  if (exec) io.out(`Serving exec and attach: commands run in ${exec.cwd ?? process.cwd()}`);
   if (values['kubeconfig-out']) io.out(`Wrote kubeconfig ${values['kubeconfig-out']}`);
   await new Promise<void>((resolve) => {
     const stop = (): void => {

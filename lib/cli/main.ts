@@ -7,12 +7,14 @@ import { portForwardCommand, PORT_FORWARD_USAGE } from './port-forward.js';
 import { fakeApiServerCommand, FAKE_APISERVER_USAGE } from './fake-apiserver-command.js';
 import { demoCommand, DEMO_USAGE } from './demo.js';
 import { benchCommand, BENCH_USAGE } from './bench.js';
+import { execCommand, EXEC_USAGE } from './exec.js';
 import { processIo, type Io } from './io.js';
 
 export const USAGE = `Usage: kube-spdy COMMAND [options]
 
 Commands:
   port-forward    forward local ports to a pod (like kubectl port-forward, but it keeps working)
+  exec            execute a command in a container (like kubectl exec; WebSocket, then SPDY)
   fake-apiserver  a fake Kubernetes API server on loopback that kubectl can port-forward through
   demo            run a pod, the fake API server and a port-forward on loopback, and check them
   bench           benchmark suites on loopback, as ratios against kubectl, spdy-transport, Go spdystream
@@ -21,6 +23,7 @@ Run 'kube-spdy COMMAND --help' for a command's options.`;
 
 const commands: Record<string, { run: (argv: string[], io: Io) => Promise<number>; usage: string }> = {
   'port-forward': { run: portForwardCommand, usage: PORT_FORWARD_USAGE },
+  exec: { run: execCommand, usage: EXEC_USAGE },
   'fake-apiserver': { run: fakeApiServerCommand, usage: FAKE_APISERVER_USAGE },
   demo: { run: demoCommand, usage: DEMO_USAGE },
   bench: { run: benchCommand, usage: BENCH_USAGE },

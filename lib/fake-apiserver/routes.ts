@@ -13,6 +13,8 @@ import type { FakePod } from './types.js';
 const log = createDebug('kube-spdy:fake-apiserver');
 
 export const PORTFORWARD_PATH = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)\/portforward$/;
+/** `pods/{name}/exec` and `/attach` (groups: namespace, pod, kind). */
+export const REMOTECOMMAND_PATH = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)\/(exec|attach)$/;
 const POD_PATH = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)$/;
 
 /** What the routes read from the server. */
@@ -30,7 +32,7 @@ export function createRequestHandler(ctx: RouteContext): http.RequestListener {
     log('%s %s', req.method, path);
     if (!ctx.authorized(req)) return json(res, 401, statusJson(401, 'Unauthorized', 'Unauthorized'));
     if (req.method !== 'GET') {
-      if (PORTFORWARD_PATH.test(path)) return json(res, 400, statusJson(400, 'BadRequest', 'unable to upgrade: missing upgrade headers in request'));
+      if (PORTFORWARD_PATH.test(path) || REMOTECOMMAND_PATH.test(path)) return json(res, 400, statusJson(400, 'BadRequest', 'unable to upgrade: missing upgrade headers in request'));
       return json(res, 405, statusJson(405, 'MethodNotAllowed', `method ${req.method} not allowed`));
     }
     if (path === '/version') {
@@ -47,6 +49,8 @@ export function createRequestHandler(ctx: RouteContext): http.RequestListener {
         resources: [
           { name: 'pods', singularName: 'pod', namespaced: true, kind: 'Pod', verbs: ['get', 'list'], shortNames: ['po'] },
           { name: 'pods/portforward', singularName: '', namespaced: true, kind: 'PodPortForwardOptions', verbs: ['create', 'get'] },
+          { name: 'pods/exec', singularName: '', namespaced: true, kind: 'PodExecOptions', verbs: ['create', 'get'] },
+          { name: 'pods/attach', singularName: '', namespaced: true, kind: 'PodAttachOptions', verbs: ['create', 'get'] },
         ],
       });
     }

@@ -12,6 +12,7 @@ import { createRequestHandler } from './routes.js';
 import { createUpgradeListener } from './upgrade.js';
 import { checkListen } from './listen-policy.js';
 import { PortForwardBudget } from '../portforward/server-policy.js';
+import { createExecServer } from './exec.js';
 import type { FakeApiServer, FakeApiServerOptions, FakePod } from './types.js';
 
 /**
@@ -30,6 +31,8 @@ export async function startFakeApiServer(options: FakeApiServerOptions): Promise
   const budget = new PortForwardBudget(options.portForwardLimits ?? {});
 
   const authorized = (req: http.IncomingMessage): boolean => !options.token || req.headers.authorization === `Bearer ${options.token}`;
+  const execSessions: FakeApiServer['execSessions'] = [];
+  const remoteCommand = createExecServer(options, execSessions);
   const ctx = {
     pods,
     authorized,
@@ -40,6 +43,7 @@ export async function startFakeApiServer(options: FakeApiServerOptions): Promise
     anyPort: options.anyPort ?? false,
     maxConnections: options.maxConnections ?? 1024,
     budget,
+    remoteCommand,
   };
   const transports = options.transports ?? ['websocket', 'spdy'];
   const upgradeCtx = { ...ctx, websocket: transports.includes('websocket'), spdy: transports.includes('spdy') };
@@ -65,6 +69,7 @@ export async function startFakeApiServer(options: FakeApiServerOptions): Promise
     url,
     port,
     connections,
+    execSessions,
     kubeconfig,
     writeKubeconfig: (file, namespace) => writeFile(file, kubeconfig(namespace), { mode: 0o600 }),
     dropConnections: () => {
@@ -73,6 +78,7 @@ export async function startFakeApiServer(options: FakeApiServerOptions): Promise
     close: () =>
       new Promise<void>((resolve) => {
         for (const c of connections) c.destroy();
+        remoteCommand?.close();
         server.close(() => resolve());
         server.closeAllConnections();
       }),

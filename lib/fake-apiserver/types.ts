@@ -2,6 +2,7 @@
  * Public shapes of the fake Kubernetes API server ({@link startFakeApiServer}).
  */
 import type { Connection } from '../session/connection.js';
+import type { LocalProcessOptions } from '../remotecommand/local.js';
 
 /** One pod of the fake server. */
 export interface FakePod {
@@ -47,6 +48,12 @@ export interface FakeApiServerOptions {
   maxConnections?: number;
   /** Server-wide bounds over all port-forward connections: streams waiting for their partner (default 4096) and forwards open (default 4096). */
   portForwardLimits?: { maxPendingPairs?: number; maxForwards?: number };
+  /**
+   * Serve `pods/exec` and `pods/attach` (WebSocket and SPDY, lib/remotecommand): every pod's one
+   * container (`main`) is this machine, commands run as local child processes with `cwd`/`env`
+   * (`attachCommand` is the main process attach joins). Default: off (404, as for an unknown route).
+   */
+  exec?: LocalProcessOptions | boolean;
 }
 
 export interface FakeApiServer {
@@ -59,6 +66,8 @@ export interface FakeApiServer {
   kubeconfig(namespace?: string): string;
   /** Writes {@link kubeconfig} to `file`. */
   writeKubeconfig(file: string, namespace?: string): Promise<void>;
+  /** exec/attach sessions served so far (the last 1000): transport, negotiated protocol, kind and command. */
+  readonly execSessions: { transport: 'spdy' | 'websocket'; protocol: string; kind: 'exec' | 'attach'; command: string[] }[];
   /** Drops every port-forward connection at once (as a restarting API server would). */
   dropConnections(): void;
   close(): Promise<void>;

@@ -15,8 +15,10 @@ import type { PortForwardBudget } from '../portforward/server-policy.js';
 import { PORT_FORWARD_PROTOCOL_V1, PORT_FORWARD_SESSION_DEFAULTS } from '../portforward/constants.js';
 import { createTunnelHandler, isWebSocketUpgrade } from '../httpstream/websocket-server.js';
 import { TUNNEL_PROTOCOL_PORT_FORWARD } from '../httpstream/websocket-client.js';
+import type { RemoteCommandServer } from '../remotecommand/server.js';
 import { dialTcp } from './dial.js';
 import { PORTFORWARD_PATH, type RouteContext } from './routes.js';
+import { serveExecUpgrade } from './exec.js';
 import type { FakePod } from './types.js';
 
 const log = createDebug('kube-spdy:fake-apiserver');
@@ -38,6 +40,8 @@ export interface UpgradeContext extends RouteContext {
   maxConnections: number;
   /** Server-wide port-forward bounds. */
   budget: PortForwardBudget;
+  /** exec/attach, when enabled (`exec` option). */
+  remoteCommand: RemoteCommandServer | undefined;
 }
 
 /** The `upgrade` handler of the HTTP server. */
@@ -67,6 +71,7 @@ export function createUpgradeListener(ctx: UpgradeContext): (req: http.IncomingM
     const path = new URL(req.url ?? '/', 'http://x').pathname;
     log('upgrade %s %s (%s)', req.method, path, req.headers.upgrade);
     if (!ctx.authorized(req)) return writeHttpError(socket, 401, statusJson(401, 'Unauthorized', 'Unauthorized'));
+    if (serveExecUpgrade(ctx, req, socket, head)) return;
     const m = PORTFORWARD_PATH.exec(path);
     if (!m) return writeHttpError(socket, 404, statusJson(404, 'NotFound', 'the server could not find the requested resource'));
     const pod = ctx.pods.get(`${decodeURIComponent(m[1]!)}/${decodeURIComponent(m[2]!)}`);

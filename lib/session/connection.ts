@@ -788,6 +788,14 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     if (pending) {
       pending.reject(err);
       stream.destroy();
+    } else if (quiet && stream.readableLength > 0) {
+      // A peer CANCEL after data we have not read yet: keep that data readable, then end, as spdystream
+      // readers see it (the kubelet resets every exec stream right after writing the status). Nothing
+      // more is sent on the stream.
+      stream.closeError = err;
+      this.writer.drop(stream, new ClosedError(`stream ${stream.id} reset by peer`));
+      stream.pushEnd(); // a no-op when the FIN already came
+      stream.once('end', () => stream.destroy());
     } else if (quiet) {
       stream.closeQuietly(err);
     } else {
