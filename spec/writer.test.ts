@@ -162,3 +162,25 @@ t.test('the control queue is bounded: past maxQueuedControlFrames writeControl r
   t.equal(w.controlQueued, 0, 'written when the socket takes them');
   t.equal(w.writeControl(encodePing(9)), true, 'room again');
 });
+
+t.test('our own SYN_STREAMs do not count towards maxQueuedControlFrames (many createStream calls in one tick are not a peer that stopped reading)', async (t) => {
+  comp = new HeaderCompressor();
+  const sock = new MemSocket();
+  sock.cork();
+  const w = new FrameWriter(sock, { compressBlock, flowControl: false, maxDataFrameSize: 1024, sessionWindow: new SendWindow(1 << 30), maxQueuedControlFrames: 2 });
+  for (let i = 0; i < 50; i++) {
+    t.equal(w.writeControl({ type: FrameType.SYN_STREAM, streamId: 2 * i + 1, flags: 0, block: serializeHeaderBlock({ n: String(i) }), priority: 3 }), true);
+  }
+  t.equal(w.controlQueued, 0, 'SYN_STREAMs are not counted');
+  t.equal(w.writeControl(encodePing(1)), true);
+  t.equal(w.writeControl(encodePing(3)), true);
+  t.equal(w.writeControl(encodePing(5)), false, 'encoded frames are still bounded');
+  await tick();
+  t.equal(w.controlQueued, 0);
+  sock.uncork();
+  await tick();
+  const inflater = new HeaderDecompressor();
+  const syn = frames(sock).filter((f) => f.type === FrameType.SYN_STREAM);
+  t.equal(syn.length, 50, 'every SYN_STREAM written');
+  t.same(syn.map((f) => parseHeaderBlock(inflater.decompress((f as { headerBlock: Buffer }).headerBlock), { maxHeaderCount: 10 }).n), Array.from({ length: 50 }, (_, i) => String(i)), 'in order, every block decodes');
+});

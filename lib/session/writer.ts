@@ -98,6 +98,8 @@ export class FrameWriter {
   private readonly socket: Duplex;
   private readonly opts: WriterOptions;
   private control: ControlEntry[] = [];
+  /** Encoded frames in `control` (our own SYN_STREAMs are not counted: see `writeControl`). */
+  private controlFrames = 0;
   private readonly maxControl: number;
   private readonly rings: Sendable[][] = [[], [], [], [], [], [], [], []];
   private flushScheduled = false;
@@ -119,19 +121,25 @@ export class FrameWriter {
     this.maxControl = opts.maxQueuedControlFrames ?? DEFAULT_MAX_QUEUED_CONTROL_FRAMES;
   }
 
-  /** Control frames waiting. */
+  /** Control frames waiting that count towards `maxQueuedControlFrames` (SYN_STREAMs of our own do not). */
   get controlQueued(): number {
-    return this.control.length;
+    return this.controlFrames;
   }
 
   /**
    * Queues one control frame (an encoded frame, or a SYN_STREAM whose block is compressed on the way
-   * out). Returns false, queuing nothing, when `maxQueuedControlFrames` frames already wait: the peer
-   * is not reading and the connection should be dropped.
+   * out). Returns false, queuing nothing, when `maxQueuedControlFrames` encoded frames already wait:
+   * the peer is not reading and the connection should be dropped. Our own SYN_STREAMs never count
+   * (nor are refused): the application creates them, bounded by its own calls and the peer's
+   * MAX_CONCURRENT_STREAMS, and 10,000 `createStream` calls in one tick are not a peer that stopped
+   * reading.
    */
   writeControl(frame: ControlEntry): boolean {
     if (this.closed) return true;
-    if (this.control.length >= this.maxControl) return false;
+    if (Buffer.isBuffer(frame)) {
+      if (this.controlFrames >= this.maxControl) return false;
+      this.controlFrames++;
+    }
     this.control.push(frame);
     this.schedule();
     return true;
@@ -187,6 +195,7 @@ export class FrameWriter {
   close(): void {
     this.closed = true;
     this.control = [];
+    this.controlFrames = 0;
     for (const ring of this.rings) ring.length = 0;
     if (this.immediate) clearImmediate(this.immediate);
     this.socket.off('drain', this.onDrain);
@@ -242,6 +251,7 @@ export class FrameWriter {
       socket.cork();
       corked = true;
       this.control = [];
+      this.controlFrames = 0;
       for (const entry of control) {
         const frame = Buffer.isBuffer(entry) ? entry : this.encodeHeaderFrame(entry);
         socket.write(frame);
