@@ -1,7 +1,7 @@
 /**
  * kube-spdy: SPDY/3.1 + Kubernetes httpstream for Node.js, with a `portforward.k8s.io` v1 client and
  * server. Layers (each depends only on those above it): frames → compression → session → httpstream →
- * portforward → cli; the fake API server (lib/fake-apiserver/) is a folder of its own,
+ * portforward → kube (kubeconfig, targets) → cli; the fake API server (lib/fake-apiserver/) is a folder of its own,
  * usable from tests and the library.
  *
  * The root export is what applications use: connections and streams (session), the HTTP upgrade and
@@ -14,4 +14,5 @@ export * from './session/index.js';
 export * from './httpstream/index.js';
 export * from './portforward/index.js';
 export * from './remotecommand/index.js';
+export * from './kube/index.js';
 export * from './fake-apiserver/index.js';

@@ -15,7 +15,7 @@ import { InvalidArgumentError } from '../errors.js';
 import { PortForwarder } from '../portforward/client.js';
 import { dialPortForward, portForwardUrl } from '../portforward/dial.js';
 import { startFakeApiServer } from '../fake-apiserver/index.js';
-import { loadClusterAccess } from './kubeconfig.js';
+import { loadKubeconfig } from '../kube/kubeconfig.js';
 import type { Io } from './io.js';
 
 export const DEMO_USAGE = `Usage: kube-spdy demo [--requests N] [--keep]
@@ -103,11 +103,12 @@ export async function demoCommand(argv: string[], io: Io): Promise<number> {
   io.out(`pod service     http://127.0.0.1:${podPort} (plays pod default/demo, port ${podPort})`);
   io.out(`fake API server ${api.url} (kubeconfig ${kubeconfig})`);
 
-  const access = await loadClusterAccess(kubeconfig);
+  const access = await loadKubeconfig({ kubeconfig });
+  const creds = await access.credentials();
   const pf = new PortForwarder({
     ports: [`:${podPort}`],
     addresses: ['127.0.0.1'],
-    dial: (signal) => dialPortForward(portForwardUrl(access.server, 'default', 'demo'), { headers: access.headers, tls: access.tls, signal }),
+    dial: (signal) => dialPortForward(portForwardUrl(access.server, 'default', 'demo'), { headers: creds.headers, tls: creds.tls, signal }),
   });
   cleanup.unshift(() => pf.close());
   let failures = 0;

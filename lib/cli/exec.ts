@@ -10,9 +10,10 @@ import { parseArgs } from 'node:util';
 import type { ReadStream, WriteStream } from 'node:tty';
 import { InvalidArgumentError, UpgradeError } from '../errors.js';
 import { exec } from '../remotecommand/client.js';
-import { loadClusterAccess } from './kubeconfig.js';
-import { getJson, apiErrorMessage } from './api.js';
-import { parseTarget } from './port-forward.js';
+import { loadKubeconfig } from '../kube/kubeconfig.js';
+import { getObject } from '../kube/request.js';
+import { parseTarget, resolvePod } from '../kube/target.js';
+import { parseDuration } from '../kube/duration.js';
 import type { Io } from './io.js';
 
 export const EXEC_USAGE = `Usage: kube-spdy exec [options] pod/NAME -- COMMAND [ARGS...]
@@ -29,7 +30,7 @@ Options:
   --kubeconfig FILE      kubeconfig to use (default: $KUBECONFIG or ~/.kube/config)
   --context NAME         kubeconfig context (default: the current one)
   -n, --namespace NS     namespace (default: the context's, else "default")
-  --pod-running-timeout D  (accepted for kubectl compatibility; the pod must be Running)
+  --pod-running-timeout D  how long to wait for a running pod of a workload or service (default 1m0s)
   -h, --help             show this help`;
 
 /** Splits argv at the first `--` (the option terminator): before, and the command after. */
@@ -71,14 +72,25 @@ export async function execCommand(argv: string[], io: Io): Promise<number> {
   if (transportFlag !== 'auto' && transportFlag !== 'websocket' && transportFlag !== 'spdy') {
     throw new InvalidArgumentError(`invalid --transport "${transportFlag}": expected auto, websocket or spdy`);
   }
-  const podName = parseTarget(positionals[0]!);
-  const access = await loadClusterAccess(values.kubeconfig, values.context);
-  const namespace = values.namespace ?? access.namespace;
-
-  const pod = await getJson(access, `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(podName)}`);
-  if (pod.status !== 200) throw new Error(apiErrorMessage(pod));
-  const phase = (pod.body as { status?: { phase?: string } } | undefined)?.status?.phase;
-  if (phase === 'Succeeded' || phase === 'Failed') throw new Error(`cannot exec into a container in a completed pod; current phase is ${phase}`);
+  const target = parseTarget(positionals[0]!);
+  const podRunningTimeout = values['pod-running-timeout'] !== undefined ? parseDuration(values['pod-running-timeout'], '--pod-running-timeout') : 60000;
+  const kc = await loadKubeconfig({
+    ...(values.kubeconfig ? { kubeconfig: values.kubeconfig } : {}),
+    ...(values.context ? { context: values.context } : {}),
+    ...(values.namespace ? { namespace: values.namespace } : {}),
+  });
+  const namespace = values.namespace || kc.namespace;
+  let podName: string;
+  if (target.kind === 'pod') {
+    const pod = await getObject<{ status?: { phase?: string } }>(kc, `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(target.name)}`);
+    const phase = pod.status?.phase;
+    if (phase === 'Succeeded' || phase === 'Failed') throw new Error(`cannot exec into a container in a completed pod; current phase is ${phase}`);
+    podName = target.name;
+  } else {
+    // deploy/, rs/, sts/, svc/: a running pod chosen by the selector, as kubectl does.
+    podName = (await resolvePod(kc, namespace, target, { podRunningTimeout })).metadata.name;
+  }
+  const access = await kc.credentials();
 
   const stdinWanted = values.stdin === true;
   const stdin = process.stdin as ReadStream;
@@ -97,7 +109,7 @@ export async function execCommand(argv: string[], io: Io): Promise<number> {
   }
   if (tty) stdin.setRawMode(true);
   const run = exec({
-    server: access.server,
+    server: kc.server,
     headers: { ...access.headers, 'User-Agent': 'kube-spdy' },
     tls: access.tls,
     namespace,

@@ -12,20 +12,57 @@ export interface FakePod {
   host?: string;
   /** When true, the port-forward upgrade for this pod is answered 403 Forbidden. */
   forbidden?: boolean;
+  /** Labels (matched by service and workload selectors). */
+  labels?: Record<string, string>;
   /**
-   * The pod's declared container ports (listed in its Pod object). Port-forward dials only these unless
-   * the server was started with `anyPort`; another port gets `port P is not allowed` on its error stream.
+   * Container ports (numbers, or named: a name lets clients use it, `8080:http`, a service's named
+   * `targetPort`). Port-forward dials only these unless the server was started with `anyPort`; another
+   * port gets `port P is not allowed` on its error stream.
    */
-  ports?: number[];
+  ports?: (number | { name?: string; containerPort: number })[];
+  /** `status.phase`. Default `Running`. */
+  phase?: string;
+  /** `metadata.creationTimestamp` (RFC 3339). Default 2026-01-01T00:00:00Z. */
+  created?: string;
+}
+
+/** A service: `selector` picks pods; each port maps to `targetPort` (a number or a named container port). */
+export interface FakeService {
+  namespace: string;
+  name: string;
+  selector?: Record<string, string>;
+  ports: { name?: string; port: number; targetPort?: number | string }[];
+}
+
+/** A deployment, replicaset or statefulset: its pods are those its selector matches. */
+export interface FakeWorkload {
+  kind: 'Deployment' | 'ReplicaSet' | 'StatefulSet';
+  namespace: string;
+  name: string;
+  selector: Record<string, string>;
 }
 
 export interface FakeApiServerOptions {
   pods: FakePod[];
+  services?: FakeService[];
+  /** Deployments, replicasets and statefulsets. */
+  workloads?: FakeWorkload[];
+  /**
+   * Serve HTTPS: `true` generates a CA, a server certificate and a client certificate (tls.ts); or given
+   * PEM material. The kubeconfig then carries `certificate-authority-data`. Default: plain http.
+   */
+  tls?: boolean | { cert: string; key: string; caCert: string; clientCert?: string; clientKey?: string };
+  /**
+   * Require authentication (else 401, as the API server with anonymous auth off): a bearer token from
+   * `tokens` (or `token`), or a client certificate signed by the CA (`clientCertificates`, HTTPS only).
+   */
+  tokens?: string[];
+  clientCertificates?: boolean;
   /** Listen host. Default '127.0.0.1'. */
   host?: string;
   /** Listen port; 0 picks one. Default 0. */
   port?: number;
-  /** When set, every request must carry `Authorization: Bearer <token>` (401 otherwise). */
+  /** When set, every request must carry `Authorization: Bearer <token>` (401 otherwise); same as `tokens: [token]`. */
   token?: string;
   /** Wait for both streams of a pair, ms. Default 30000. */
   streamCreationTimeout?: number;
@@ -57,12 +94,24 @@ export interface FakeApiServerOptions {
 }
 
 export interface FakeApiServer {
-  /** `http://127.0.0.1:PORT`. */
+  /** `http://127.0.0.1:PORT`, or `https://…` with TLS. */
   readonly url: string;
+  /** The TLS material (PEM), when serving HTTPS. */
+  readonly tls: { caCert: string; clientCert?: string; clientKey?: string } | undefined;
+  /** Requests seen, by method and path (no query), for tests. */
+  readonly requests: { method: string; path: string; authorization: boolean }[];
+  /** Adds or replaces a pod (a pod restarted under a new name: add the new one, delete the old). */
+  setPod(pod: FakePod): void;
+  deletePod(namespace: string, name: string): void;
+  /** Replaces the accepted bearer tokens (a rotated token). */
+  setTokens(tokens: string[]): void;
   readonly port: number;
   /** Live SPDY connections (port-forward sessions). */
   readonly connections: Set<Connection>;
-  /** A kubeconfig (YAML) that points kubectl at this server. */
+  /**
+   * A kubeconfig (YAML) that points kubectl at this server: with TLS, `certificate-authority-data`;
+   * the user has the first token (if any) and the client certificate (if `clientCertificates`).
+   */
   kubeconfig(namespace?: string): string;
   /** Writes {@link kubeconfig} to `file`. */
   writeKubeconfig(file: string, namespace?: string): Promise<void>;

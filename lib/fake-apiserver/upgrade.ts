@@ -17,6 +17,8 @@ import { createTunnelHandler, isWebSocketUpgrade } from '../httpstream/websocket
 import { TUNNEL_PROTOCOL_PORT_FORWARD } from '../httpstream/websocket-client.js';
 import type { RemoteCommandServer } from '../remotecommand/server.js';
 import { dialTcp } from './dial.js';
+import { containerPorts } from './objects.js';
+import { offersChannelProtocol, serveChannelPortForward } from './channel.js';
 import { PORTFORWARD_PATH, type RouteContext } from './routes.js';
 import { serveExecUpgrade } from './exec.js';
 import type { FakePod } from './types.js';
@@ -58,7 +60,7 @@ export function createUpgradeListener(ctx: UpgradeContext): (req: http.IncomingM
       target: `${pod.namespace}/${pod.name}`,
       ...(ctx.streamCreationTimeout !== undefined ? { streamCreationTimeout: ctx.streamCreationTimeout } : {}),
       // The pod's declared container ports, unless the server was told to allow any (README "Security").
-      allowedPorts: ctx.anyPort ? 'any' : (pod.ports ?? []),
+      allowedPorts: ctx.anyPort ? 'any' : containerPorts(pod).map((x) => x.containerPort),
       budget: ctx.budget,
       dial: (p, signal) => dialTcp(target, p, signal),
     });
@@ -70,6 +72,7 @@ export function createUpgradeListener(ctx: UpgradeContext): (req: http.IncomingM
     socket.on('error', () => {});
     const path = new URL(req.url ?? '/', 'http://x').pathname;
     log('upgrade %s %s (%s)', req.method, path, req.headers.upgrade);
+    ctx.record(req, path);
     if (!ctx.authorized(req)) return writeHttpError(socket, 401, statusJson(401, 'Unauthorized', 'Unauthorized'));
     if (serveExecUpgrade(ctx, req, socket, head)) return;
     const m = PORTFORWARD_PATH.exec(path);
@@ -88,6 +91,14 @@ export function createUpgradeListener(ctx: UpgradeContext): (req: http.IncomingM
       return writeHttpError(socket, 503, statusJson(503, 'ServiceUnavailable', 'too many port-forward connections'));
     }
     (req as http.IncomingMessage & { pod: FakePod }).pod = pod;
+    if (isWebSocketUpgrade(req) && offersChannelProtocol(req) && ctx.websocket) {
+      // The older channel protocol (@kubernetes/client-node's PortForward, the Python client, kube-rs).
+      const target = pod.host ?? '127.0.0.1';
+      const allowed = new Set(containerPorts(pod).map((x) => x.containerPort));
+      return serveChannelPortForward(req, socket, head, (p, signal) =>
+        ctx.anyPort || allowed.has(p) ? dialTcp(target, p, signal) : Promise.reject(new Error(`port ${p} is not allowed`)),
+      );
+    }
     if (isWebSocketUpgrade(req)) {
       // An API server before 1.31 answers 400 here (`query parameter "port" is required`): kubectl falls back.
       if (!ctx.websocket) return writeHttpError(socket, 400, statusJson(400, 'BadRequest', 'WebSocket port-forward tunnel not supported by this server'));

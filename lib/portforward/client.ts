@@ -77,6 +77,8 @@ export interface PortForwarderEvents {
   reconnecting: [err: Error | undefined];
   /** The first connection after such a loss is up, `ms` after the loss. */
   recovered: [ms: number];
+  /** A local port could not be bound on any address; the other ports are still forwarded (as kubectl). */
+  'listen-error': [err: Error, mapping: PortMapping];
   /** The forwarder stopped. */
   close: [];
 }
@@ -209,13 +211,19 @@ export class PortForwarder extends EventEmitter<PortForwarderEvents> {
           any = true;
         } catch (err) {
           lastErr = err as Error;
-          // `localhost` binds both loopbacks; one of them missing (no IPv6) is not fatal.
-          if (!a.loopbackAlias) throw new InvalidArgumentError(`unable to listen on ${formatHostPort(a.host, local)}: ${lastErr.message}`);
+          // As kubectl: a port fails only when no address could be bound (`localhost` binds both
+          // loopbacks, and one of them missing, such as no IPv6, is not fatal).
           log('listen on %s failed: %s', formatHostPort(a.host, local), lastErr.message);
         }
       }
-      if (!any) throw new InvalidArgumentError(`unable to listen on any of the requested ports: ${lastErr?.message ?? 'no address'}`);
+      // kubectl: a port that cannot be bound is reported and the others are still forwarded.
+      if (!any) {
+        const err = new InvalidArgumentError(`Unable to listen on port ${m.local}: ${lastErr?.message ?? 'no address'}`);
+        if (this.mappings.length === 1) throw new InvalidArgumentError(`unable to listen on any of the requested ports: ${lastErr?.message ?? 'no address'}`);
+        this.emit('listen-error', err, m);
+      }
     }
+    if (bound.length === 0) throw new InvalidArgumentError('unable to listen on any of the requested ports');
     if (this.stopped) throw new AbortError('port-forward closed');
     this.emit('ready', bound);
     return bound;
