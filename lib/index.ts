@@ -14,5 +14,6 @@ export * from './session/index.js';
 export * from './httpstream/index.js';
 export * from './portforward/index.js';
 export * from './remotecommand/index.js';
-export * from './kube/index.js';
+export { loadKubeconfig, Kubeconfig, portForward, ApiError } from './kube/index.js';
+export type { LoadKubeconfigOptions, Credentials, KubePortForwardOptions, KubePortForward } from './kube/index.js';
 export * from './fake-apiserver/index.js';

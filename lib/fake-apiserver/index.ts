@@ -4,7 +4,4 @@
 export { startFakeApiServer } from './server.js';
 export { parsePodSpec } from './pods.js';
 export { fromManifests } from './objects.js';
-export { parseLabelSelector } from './selector.js';
-export { generateTlsMaterial } from './tls.js';
-export type { TlsMaterial } from './tls.js';
 export type { FakeApiServer, FakeApiServerOptions, FakePod, FakeService, FakeWorkload } from './types.js';
