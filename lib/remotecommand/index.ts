@@ -3,8 +3,7 @@
  * and the SPDY/3.1 upgrade, client and server. The root export keeps to what applications use; the
  * protocol names, the error-stream codec and the WebSocket channel mux are in the files of this folder.
  */
-export { STREAM_PROTOCOL_V5 } from './constants.js';
-export { exec, attach, remoteCommandUrl } from './client.js';
+export { exec, attach } from './client.js';
 export type { AttachOptions, ExecOptions, ExecResult, RemoteCommand } from './client.js';
 export { createRemoteCommandServer, parseRemoteCommandRequest } from './server.js';
 export type {
