@@ -112,6 +112,9 @@ func handlePortForward(w http.ResponseWriter, req *http.Request) {
 		http.Error(w, "not found", http.StatusNotFound)
 		return
 	}
+	if serveTunnel(w, req) { // the WebSocket tunnel, tunnel.go
+		return
+	}
 	if !headerHas(req.Header, "Connection", "upgrade") || !headerHas(req.Header, "Upgrade", "spdy/3.1") {
 		http.Error(w, "unable to upgrade: missing upgrade headers in request", http.StatusBadRequest)
 		return
