@@ -86,8 +86,10 @@ let peakRss = 0;
 const sample = () => {
   const m = process.memoryUsage();
   peakRss = Math.max(peakRss, m.rss);
-  series.push({ s: Math.round((Date.now() - t0) / 1000), inputs: stats.inputs, rssMiB: +(m.rss / 1048576).toFixed(1), heapMiB: +(m.heapUsed / 1048576).toFixed(1) });
-  if (!args.quiet) process.stderr.write(`fuzz: ${series.at(-1).s}s ${stats.inputs} inputs, ${stats.cases} cases, rss ${series.at(-1).rssMiB} MiB, heap ${series.at(-1).heapMiB} MiB, crashes ${stats.crashes}, hangs ${stats.hangs}\n`);
+  const mib = (x) => +(x / 1048576).toFixed(1);
+  series.push({ s: Math.round((Date.now() - t0) / 1000), inputs: stats.inputs, rssMiB: mib(m.rss), heapMiB: mib(m.heapUsed), externalMiB: mib(m.external), arrayBuffersMiB: mib(m.arrayBuffers) });
+  const x = series.at(-1);
+  if (!args.quiet) process.stderr.write(`fuzz: ${x.s}s ${stats.inputs} inputs, ${stats.cases} cases, rss ${x.rssMiB} MiB, heap ${x.heapMiB} MiB, external ${x.externalMiB} MiB, arrayBuffers ${x.arrayBuffersMiB} MiB, crashes ${stats.crashes}, hangs ${stats.hangs}\n`);
 };
 const sampler = setInterval(sample, 1000);
 
@@ -215,7 +217,7 @@ async function pairCase(r, k) {
     switch (int(r, 6)) {
       case 0:
         attempt(() => s.reply({ ok: '1' }));
-        s.pipe(s); // echo
+        if (!s.unidirectional) s.pipe(s); // echo (a UNIDIRECTIONAL stream is read-only for us)
         return;
       case 1:
         attempt(() => s.reply({}, { fin: r() < 0.5 }));
@@ -431,7 +433,7 @@ async function replayCase(r, k) {
       st.resume();
       if (r() < 0.7) attempt(() => st.reply({}));
       else st.reset(5);
-      if (r() < 0.5) st.pipe(st);
+      if (r() < 0.5 && !st.unidirectional) st.pipe(st);
     });
   for (let i = 0; i < frames.length && !server.isClosed; i++) {
     const f = frames[i];

@@ -7,7 +7,8 @@ import { Duplex, PassThrough } from 'node:stream';
 import { Connection } from '../lib/session/connection.js';
 import { servePortForward, type PortForwardServerOptions } from '../lib/portforward/server.js';
 import { PortForwardBudget } from '../lib/portforward/server-policy.js';
-import { InvalidArgumentError } from '../lib/errors.js';
+import { InvalidArgumentError, KubeSpdyError, StreamResetError } from '../lib/errors.js';
+import { RstStatus } from '../lib/frames/constants.js';
 import { socketPair, readAll } from './helpers.js';
 
 async function serve(t: Test, options: PortForwardServerOptions) {
@@ -205,4 +206,30 @@ t.test('a target that closes while the client still sends: both streams of the r
   for (let i = 0; i < 100 && server.openStreams > 0; i++) await new Promise((r) => setTimeout(r, 20));
   t.equal(server.openStreams, 0, 'no stream of the request is left open on the server');
   t.ok(got === 'bye' || got === '', `the target's bytes arrived or the stream was reset (got ${JSON.stringify(got)})`);
+});
+
+t.test('a UNIDIRECTIONAL data stream (we may not send on it) is reset with PROTOCOL_ERROR, never written to (found by fuzzing: write after end)', async (t) => {
+  let dials = 0;
+  const { client, server } = await serve(t, { target: 'ns/p', streamCreationTimeout: 300, dial: async () => (dials++, echo()) });
+  const serverErrors: Error[] = [];
+  server.on('stream', (s) => s.on('error', (e: Error) => serverErrors.push(e)));
+  const h = { port: '8080', requestid: '1' };
+  const e = await client.createStream({ ...h, streamtype: 'error' });
+  e.end();
+  const d = await client.createStream({ ...h, streamtype: 'data' }, { unidirectional: true });
+  const reset = new Promise<Error | null>((r) => {
+    d.on('error', r);
+    d.on('close', () => r(d.closeError));
+  });
+  d.write('ping');
+  const [err, errorText] = await Promise.all([reset, readAll(e)]);
+  t.ok(err instanceof StreamResetError, `the client's data stream was reset (${String(err)})`);
+  t.equal((err as StreamResetError).status, RstStatus.PROTOCOL_ERROR);
+  t.equal(errorText.toString(), 'timed out waiting for streams', 'its error stream waits for a data stream, then says so');
+  t.equal(dials, 0, 'nothing was dialed');
+  t.same(
+    serverErrors.filter((x) => !(x instanceof KubeSpdyError)).map(String),
+    [],
+    'no stream error on the server is anything but a KubeSpdyError',
+  );
 });

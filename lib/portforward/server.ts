@@ -133,6 +133,14 @@ export function servePortForward(conn: Connection, options: PortForwardServerOpt
       stream.reset(RstStatus.PROTOCOL_ERROR);
       return;
     }
+    // Both streams of a request carry bytes both ways (the target's answer on data, failures on error): a
+    // UNIDIRECTIONAL one (SPDY/3.1 §2.6.1 FLAG_UNIDIRECTIONAL: we may not send on it) cannot serve; writing
+    // the target's bytes into it would fail with a write after end.
+    if (stream.unidirectional) {
+      log('stream %d: %s stream is unidirectional: reset', stream.id, type);
+      stream.reset(RstStatus.PROTOCOL_ERROR);
+      return;
+    }
     // Old clients send no requestid: the error stream is N and its data stream N+2.
     const requestId = h[HEADER_REQUEST_ID] ?? String(type === STREAM_TYPE_ERROR ? stream.id : stream.id - 2);
     let pair = pairs.get(requestId);
