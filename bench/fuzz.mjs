@@ -87,9 +87,9 @@ const sample = () => {
   const m = process.memoryUsage();
   peakRss = Math.max(peakRss, m.rss);
   const mib = (x) => +(x / 1048576).toFixed(1);
-  series.push({ s: Math.round((Date.now() - t0) / 1000), inputs: stats.inputs, rssMiB: mib(m.rss), heapMiB: mib(m.heapUsed), externalMiB: mib(m.external), arrayBuffersMiB: mib(m.arrayBuffers) });
+  series.push({ s: Math.round((Date.now() - t0) / 1000), inputs: stats.inputs, rssMiB: mib(m.rss), heapMiB: mib(m.heapUsed), heapTotalMiB: mib(m.heapTotal), externalMiB: mib(m.external), arrayBuffersMiB: mib(m.arrayBuffers) });
   const x = series.at(-1);
-  if (!args.quiet) process.stderr.write(`fuzz: ${x.s}s ${stats.inputs} inputs, ${stats.cases} cases, rss ${x.rssMiB} MiB, heap ${x.heapMiB} MiB, external ${x.externalMiB} MiB, arrayBuffers ${x.arrayBuffersMiB} MiB, crashes ${stats.crashes}, hangs ${stats.hangs}\n`);
+  if (!args.quiet) process.stderr.write(`fuzz: ${x.s}s ${stats.inputs} inputs, ${stats.cases} cases, rss ${x.rssMiB} MiB, heap ${x.heapMiB}/${x.heapTotalMiB} MiB, external ${x.externalMiB} MiB, arrayBuffers ${x.arrayBuffersMiB} MiB, crashes ${stats.crashes}, hangs ${stats.hangs}\n`);
 };
 const sampler = setInterval(sample, 1000);
 

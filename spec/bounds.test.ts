@@ -106,3 +106,29 @@ t.test('RSS stays bounded over 10,000 connections opened, used and closed', asyn
   // zlib-sync kept ~18 KB per connection (~175 MiB here); pako frees everything with the connection.
   t.ok(grown < 48 * 2 ** 20, `RSS grew ${(grown / 2 ** 20).toFixed(1)} MiB over ${N} connections (bound 48 MiB)`);
 });
+
+t.test('memory a connection holds for its life: header compression contexts of ~54 KiB, not ~325 KiB', async (t) => {
+  // Every connection owns a deflater (our header blocks) and an inflater (the peer's) until it closes.
+  // At windowBits 15 / memLevel 8 the deflater alone took 261 KiB of ArrayBuffers: a server holding
+  // maxConnections (1024) peers paid 325 MiB for them, and a fuzz run churning 30,000 connections a
+  // minute peaked at 690 MiB of RSS. Now: a 2 KiB window and zlib's hash of 256 entries (Chromium's
+  // settings, 14 KiB), the inflater's 32 KiB window (any peer window must be accepted), shared scratch.
+  const N = 1000;
+  const held: Connection[] = [];
+  gc();
+  const before = process.memoryUsage().arrayBuffers;
+  for (let i = 0; i < N; i++) {
+    const [a, b] = duplexPair();
+    const client = new Connection(a, { role: 'client' });
+    const server = new Connection(b, { role: 'server' });
+    server.on('stream', (s) => s.reply({}));
+    held.push(client, server);
+  }
+  // Header blocks both ways on every connection, as in use.
+  await Promise.all(held.filter((c) => c.role === 'client').map((c) => c.createStream({ streamtype: 'data', port: '80', requestid: '1' }).then((s) => s.end())));
+  gc();
+  const perConnection = (process.memoryUsage().arrayBuffers - before) / held.length;
+  t.comment(`${(perConnection / 1024).toFixed(1)} KiB of ArrayBuffers per connection`);
+  t.ok(perConnection < 80 * 1024, `${(perConnection / 1024).toFixed(1)} KiB per connection (bound 80 KiB)`);
+  for (const c of held) c.destroy();
+});

@@ -112,7 +112,8 @@ t.test('compressor output: zlib header with FDICT + DICTID on the first block on
 });
 
 /** 16 MiB of zeros at level 9: about 16 KB, i.e. a control frame that inflates ~1000-fold. */
-const BOMB = new HeaderCompressor({ level: 9 }).compressBlock(Buffer.alloc(16 * 1024 * 1024));
+const BOMB = new HeaderCompressor({ level: 9, windowBits: 15, memLevel: 9 }) // an attacker's best ratio
+  .compressBlock(Buffer.alloc(16 * 1024 * 1024));
 
 const engines: InflateImplementation[] = ['zlib-sync', 'pako'];
 for (const impl of engines) {

@@ -35,14 +35,30 @@ export const DEFAULT_COMPRESSION_LEVEL = 3;
 export interface HeaderCompressorOptions {
   /** zlib level 0 (stored) … 9. Default {@link DEFAULT_COMPRESSION_LEVEL} (3). */
   level?: number;
-  /** log2 of the window, 9..15. Default 15 (32 KiB; smaller windows see less of the dictionary). */
+  /**
+   * log2 of the window, 9..15. Default {@link DEFAULT_WINDOW_BITS} (11: 2 KiB, which holds the whole
+   * 1,423-byte SPDY/3 dictionary; a peer inflates with a window of any size up to 32 KiB, RFC 1950 CINFO).
+   */
   windowBits?: number;
-  /** zlib memLevel 1..9. Default 8. */
+  /** zlib memLevel 1..9 (zlib's hash of 2^(memLevel+7) entries). Default {@link DEFAULT_MEM_LEVEL} (1). */
   memLevel?: number;
 }
 
+/**
+ * Default window: 2 KiB, Chromium's SPDY header compressor settings (windowBits 11, memLevel 1).
+ * Measured (pako 3.0.3, Node 20, one run, against windowBits 15 / memLevel 8): 13.9 KiB per compressor
+ * instead of 260.9 KiB (a connection holds one for its life), 4.3× the compressors created per second,
+ * 1.06× the blocks/s on 61-byte port-forward blocks (same 10.1 compressed bytes each) and 1.54× on
+ * 886-byte blocks (33.7 compressed bytes each instead of 31.3).
+ */
+export const DEFAULT_WINDOW_BITS = 11;
+/** Default memLevel, see {@link DEFAULT_WINDOW_BITS}. */
+export const DEFAULT_MEM_LEVEL = 1;
+
 /** Size of the reused output buffer, bytes; larger outputs are gathered in several chunks. */
 const SCRATCH_SIZE = 8192;
+/** One output buffer for every compressor: compression is synchronous and its output is copied out. */
+const SCRATCH = new Uint8Array(SCRATCH_SIZE);
 
 function option(name: string, value: number | undefined, fallback: number, min: number, max: number): number {
   const v = value ?? fallback;
@@ -58,15 +74,15 @@ function option(name: string, value: number | undefined, fallback: number, min: 
  */
 export class HeaderCompressor {
   private readonly strm = new ZStream();
-  private readonly scratch = new Uint8Array(SCRATCH_SIZE);
   private dead: CompressionError | null = null;
 
   /** @throws InvalidArgumentError for an option outside its range. */
   constructor(options: HeaderCompressorOptions = {}) {
     const level = option('level', options.level, DEFAULT_COMPRESSION_LEVEL, 0, 9);
-    const windowBits = option('windowBits', options.windowBits, 15, 9, 15);
-    const memLevel = option('memLevel', options.memLevel, 8, 1, 9);
-    let status = zlibDeflateInit2(this.strm, level, 8, windowBits, memLevel, Z_DEFAULT_STRATEGY);
+    const windowBits = option('windowBits', options.windowBits, DEFAULT_WINDOW_BITS, 9, 15);
+    const memLevel = option('memLevel', options.memLevel, DEFAULT_MEM_LEVEL, 1, 9);
+    // legacyHash: zlib's own hash table of 2^(memLevel+7) entries (pako's newer hash takes at least 2^15).
+    let status = zlibDeflateInit2(this.strm, level, 8, windowBits, memLevel, Z_DEFAULT_STRATEGY, true);
     if (status === Z_OK) status = zlibDeflateSetDictionary(this.strm, SPDY3_DICTIONARY);
     if (status !== Z_OK) throw new CompressionError(`cannot initialise deflate: zlib status ${status}`);
   }
@@ -95,7 +111,7 @@ export class HeaderCompressor {
     s.avail_in = block.length;
     let chunks: Buffer[] | null = null;
     for (;;) {
-      s.output = this.scratch;
+      s.output = SCRATCH;
       s.next_out = 0;
       s.avail_out = SCRATCH_SIZE;
       const status = zlibDeflate(s, Z_SYNC_FLUSH);
@@ -103,7 +119,7 @@ export class HeaderCompressor {
         this.dead = new CompressionError(`deflate failed: zlib status ${status}${s.msg ? ` (${s.msg})` : ''}`);
         throw this.dead;
       }
-      const out = Buffer.from(this.scratch.subarray(0, s.next_out));
+      const out = Buffer.from(SCRATCH.subarray(0, s.next_out));
       // "If deflate returns with avail_out == 0, this function must be called again with the same
       // value of the flush parameter and more output space" (zlib.h).
       if (s.avail_out !== 0) {

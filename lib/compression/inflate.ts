@@ -86,6 +86,8 @@ const EMPTY = Buffer.alloc(0);
 const MAX_EXPANSION = 1032;
 /** Output chunk of both engines, bytes. */
 const CHUNK_SIZE = 16384;
+/** pako's output buffer, shared by every decompressor: inflating is synchronous and output is copied out. */
+const PAKO_SCRATCH = new Uint8Array(CHUNK_SIZE);
 
 /** Gathers output chunks and enforces the limit. */
 class Output {
@@ -155,7 +157,6 @@ class ZlibSyncEngine implements Engine {
 
 class PakoEngine implements Engine {
   private readonly strm = new ZStream();
-  private readonly scratch = new Uint8Array(CHUNK_SIZE);
   constructor() {
     let status = zlibInflateInit2(this.strm, -15);
     if (status === Z_OK) status = zlibInflateSetDictionary(this.strm, SPDY3_DICTIONARY);
@@ -169,7 +170,7 @@ class PakoEngine implements Engine {
     s.next_in = 0;
     s.avail_in = input.length;
     for (;;) {
-      s.output = this.scratch;
+      s.output = PAKO_SCRATCH;
       s.next_out = 0;
       s.avail_out = CHUNK_SIZE;
       const status = zlibInflate(s, Z_SYNC_FLUSH);
@@ -177,7 +178,7 @@ class PakoEngine implements Engine {
         const why = status === Z_STREAM_END ? 'the zlib stream ended' : s.msg || `zlib error ${status}`;
         throw new CompressionError(`corrupt header block: ${why}`);
       }
-      if (s.next_out > 0) out.add(Buffer.from(this.scratch.subarray(0, s.next_out)));
+      if (s.next_out > 0) out.add(Buffer.from(PAKO_SCRATCH.subarray(0, s.next_out)));
       // Output space left means inflate stopped for want of input: everything decodable is out.
       if (s.avail_out > 0) return out.result();
     }
