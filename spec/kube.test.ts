@@ -216,3 +216,51 @@ t.test("@kubernetes/client-node's PortForward (v4.channel.k8s.io) through the fa
   t.ok(api.requests.filter((x) => x.path.endsWith('/portforward')).length >= 6, 'each went through the fake API server');
   void PassThrough;
 });
+
+t.test('--pod-running-timeout: a workload target waits for its pod to run; a pod target does not (kubectl)', async (t) => {
+  const podPort = await podService(t);
+  const pod = (name: string, phase: string) => ({ namespace: 'default', name, phase, labels: { app: 'web' }, ports: [{ name: 'http', containerPort: podPort }] });
+  const api = await startFakeApiServer({
+    pods: [pod('web-aaa', 'Pending')],
+    workloads: [{ kind: 'Deployment', namespace: 'default', name: 'web', selector: { app: 'web' } }, { kind: 'StatefulSet', namespace: 'default', name: 'db', selector: { app: 'db' } }],
+  });
+  t.teardown(() => api.close());
+  const d = await tmp(t);
+  const file = path.join(d, 'kc');
+  await writeFile(file, kc({ cluster: 'c', server: api.url, ctx: 'x', current: 'x' }));
+  const opts = { kubeconfig: file, ports: [':http'], addresses: ['127.0.0.1'], env: { HOME: d } };
+
+  // Pending, then Running 1.5 s later: deploy/web resolves only once it runs.
+  let ranAt = 0;
+  const timer = setTimeout(() => {
+    ranAt = Date.now();
+    api.setPod(pod('web-aaa', 'Running'));
+  }, 1500);
+  t.teardown(() => clearTimeout(timer));
+  const started = Date.now();
+  const pf = await portForward({ ...opts, target: 'deploy/web', podRunningTimeout: 20_000 });
+  t.teardown(() => pf.forwarder.close());
+  t.ok(ranAt > 0 && Date.now() >= ranAt, `resolved ${Date.now() - started} ms after the start, once the pod ran`);
+  const [bound] = await pf.forwarder.ready;
+  t.equal((await fetchVia(bound!.local, '/ran')).body.toString(), 'hello from the pod: GET /ran\n', 'forwarding to the pod that came up');
+
+  // No pod at all, one appears and runs 1 s later: sts/db waits for it.
+  const later = setTimeout(() => api.setPod({ ...pod('db-0', 'Running'), labels: { app: 'db' } }), 1000);
+  t.teardown(() => clearTimeout(later));
+  const db = await portForward({ ...opts, target: 'sts/db', podRunningTimeout: 20_000 });
+  t.teardown(() => db.forwarder.close());
+  t.equal(db.pod, 'db-0', 'a pod that did not exist yet is waited for');
+
+  // Never running: the timeout ends the wait with kubectl's message.
+  api.setPod(pod('web-aaa', 'Pending'));
+  const t0 = Date.now();
+  const err = await portForward({ ...opts, target: 'deploy/web', podRunningTimeout: 1000 }).catch((e: unknown) => e as Error);
+  t.match((err as Error).message, /unable to forward port because pod is not running\. Current status=Pending/);
+  t.ok(Date.now() - t0 >= 900, `the wait lasted the timeout (${Date.now() - t0} ms)`);
+
+  // pod/NAME: kubectl checks the phase once, no wait.
+  const t1 = Date.now();
+  const perr = await portForward({ ...opts, target: 'pod/web-aaa', podRunningTimeout: 20_000 }).catch((e: unknown) => e as Error);
+  t.match((perr as Error).message, /unable to forward port because pod is not running\. Current status=Pending/);
+  t.ok(Date.now() - t1 < 10_000, 'pod/NAME: no wait');
+});

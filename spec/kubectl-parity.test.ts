@@ -275,6 +275,67 @@ async function main(t: Test): Promise<void> {
     await both(t, ['--kubeconfig', kc, 'svc/nope', ':80'], env, false);
   });
 
+  const portForwards = (srv: { requests: { method: string; path: string }[] }, method: string): number =>
+    srv.requests.filter((r) => r.method === method && r.path.endsWith('/portforward')).length;
+
+  await row('the WebSocket tunnel first; SPDY refused (a gateway that passes only WebSockets): both forward over the tunnel', async (t, home) => {
+    const srv = await api(t, { tls: true, tokens: ['tok-1'], transports: ['websocket'] });
+    const kc = path.join(home, 'kc');
+    await writeFile(kc, kubeconfig(srv.url, [caData(srv.tls!.caCert)], ['token: tok-1']));
+    await both(t, ['--kubeconfig', kc, 'pod/web', `:${podPort}`], baseEnv(home), true);
+    t.equal(portForwards(srv, 'GET'), 2, 'one tunnel GET each');
+    t.equal(portForwards(srv, 'POST'), 0, 'no SPDY upgrade tried');
+  });
+
+  await row('a server without the tunnel (its GET answered 400): both fall back to the SPDY upgrade', async (t, home) => {
+    const srv = await api(t, { tls: true, tokens: ['tok-1'], transports: ['spdy'] });
+    const kc = path.join(home, 'kc');
+    await writeFile(kc, kubeconfig(srv.url, [caData(srv.tls!.caCert)], ['token: tok-1']));
+    await both(t, ['--kubeconfig', kc, 'pod/web', `:${podPort}`], baseEnv(home), true);
+    t.equal(portForwards(srv, 'GET'), 2, 'each tried the tunnel first');
+    t.equal(portForwards(srv, 'POST'), 2, 'then the SPDY upgrade');
+  });
+
+  await row('KUBECTL_PORT_FORWARD_WEBSOCKETS=false: both skip the tunnel', async (t, home) => {
+    const env = { ...baseEnv(home), KUBECTL_PORT_FORWARD_WEBSOCKETS: 'false' };
+    const spdy = await api(t, { tls: true, tokens: ['tok-1'], transports: ['spdy'] });
+    const kc = path.join(home, 'kc');
+    await writeFile(kc, kubeconfig(spdy.url, [caData(spdy.tls!.caCert)], ['token: tok-1']));
+    await both(t, ['--kubeconfig', kc, 'pod/web', `:${podPort}`], env, true);
+    t.equal(portForwards(spdy, 'GET'), 0, 'no tunnel GET');
+    t.equal(portForwards(spdy, 'POST'), 2, 'the SPDY upgrade only');
+    const ws = await api(t, { tls: true, tokens: ['tok-1'], transports: ['websocket'] });
+    const kc2 = path.join(home, 'kc2');
+    await writeFile(kc2, kubeconfig(ws.url, [caData(ws.tls!.caCert)], ['token: tok-1']));
+    await both(t, ['--kubeconfig', kc2, 'pod/web', `:${podPort}`], env, false);
+    t.equal(portForwards(ws, 'GET'), 0, 'a server with only the tunnel: still no tunnel GET, both fail');
+  });
+
+  await row('-v=4 and --v 6 (kubectl log levels) are accepted', async (t, home) => {
+    const srv = await api(t, { tls: true, tokens: ['tok-1'] });
+    const kc = path.join(home, 'kc');
+    await writeFile(kc, kubeconfig(srv.url, [caData(srv.tls!.caCert)], ['token: tok-1']));
+    await both(t, ['--kubeconfig', kc, '-v=4', 'pod/web', `:${podPort}`], baseEnv(home), true);
+    const { s } = await both(t, ['--kubeconfig', kc, '--v', '6', 'svc/web', ':80'], baseEnv(home), true);
+    t.notMatch(s.err.join('\n'), /tok-1/, 'kube-spdy at -v 6 never prints the token');
+  });
+
+  await row('a pod that is not running (Pending): both fail with the same message', async (t, home) => {
+    const srv = await api(t, {
+      tls: true,
+      tokens: ['tok-1'],
+      pods: [{ namespace: 'default', name: 'web', phase: 'Pending', labels: { app: 'web' }, ports: [{ name: 'http', containerPort: podPort }] }],
+    });
+    const kc = path.join(home, 'kc');
+    await writeFile(kc, kubeconfig(srv.url, [caData(srv.tls!.caCert)], ['token: tok-1']));
+    for (const target of ['pod/web', 'deploy/web']) {
+      const { k, s } = await both(t, ['--kubeconfig', kc, '--pod-running-timeout=2s', target, ':http'], baseEnv(home), false);
+      const msg = /unable to forward port because pod is not running\. Current status=Pending/;
+      t.match(k.err.join('\n'), msg, `${target}: kubectl's message`);
+      t.match(s.err.join('\n'), msg, `${target}: kube-spdy's is the same`);
+    }
+  });
+
   await row('one of two local ports busy: a warning, the other is forwarded', async (t, home) => {
     const srv = await api(t, { tls: true, tokens: ['tok-1'] });
     const kc = path.join(home, 'kc');
