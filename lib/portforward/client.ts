@@ -319,8 +319,7 @@ export class PortForwarder extends EventEmitter<PortForwarderEvents> {
   }
 
   private splice(local: net.Socket, errorStream: Stream, dataStream: Stream, info: ForwardedConnection): void {
-    // The client only reads the error stream: half-close it at once (client-go does errorStream.Close()).
-    errorStream.end();
+    // The error stream is half-closed already: FIN rode on its SYN_STREAM (client-go: errorStream.Close()).
     let errorText = '';
     errorStream.setEncoding('utf8');
     errorStream.on('data', (t: string) => {

@@ -2,8 +2,15 @@
  * Opening the error + data stream pair of one forwarded connection on one SPDY connection, with
  * on-demand detection of a dead connection (a proxy or load balancer that forgot it says nothing).
  *
- * Both SYN_STREAMs go out together (error first, as client-go orders them). If their SYN_REPLYs have
- * not come within the suspicion time, max(`suspectAfter`, 8 × RTT), and no frame at all arrived on the
+ * Both SYN_STREAMs go out together (error first, as client-go orders them), the error stream's with FIN
+ * (the client only reads it). No DATA is sent before both SYN_REPLYs: moby/spdystream (the kubelet)
+ * hands each DATA frame to the stream's reader from one of 5 frame workers (stream id mod 5) and blocks
+ * that worker until the stream is read; the kubelet reads a data stream only once its pair is complete
+ * and the pod dialed, and never when the dial fails or it refused the stream, so early DATA could wedge
+ * every stream of that worker for good (the RST_STREAM that would free it queues behind it). Tried:
+ * 499 of 510 keep-alive forwards stuck after refusals (spec/portforward-refused.test.ts, Go server).
+ *
+ * If their SYN_REPLYs have not come within the suspicion time, max(`suspectAfter`, 8 × RTT), and no frame at all arrived on the
  * connection meanwhile while we were reading it, a PING is sent with `probeTimeout`; no answer (and
  * still nothing read, reading never paused: liveness's rule, see `peerExcused`) → the connection is
  * presumed dead: the pair fails with a {@link LivenessError} and the caller retries it elsewhere. A
@@ -89,7 +96,9 @@ export function openPair(conn: Connection, o: OpenPairOptions): Promise<[Stream,
   arm();
 
   const opts = { timeout: o.timeout, signal: local.signal };
-  const errP = conn.createStream({ [HEADER_STREAM_TYPE]: STREAM_TYPE_ERROR, ...base }, opts);
+  // The client only reads the error stream: its SYN_STREAM carries FIN (client-go half-closes it at
+  // once with a separate frame; moby/spdystream closes the remote side of a stream opened with FIN).
+  const errP = conn.createStream({ [HEADER_STREAM_TYPE]: STREAM_TYPE_ERROR, ...base }, { ...opts, fin: true });
   const dataP = conn.createStream({ [HEADER_STREAM_TYPE]: STREAM_TYPE_DATA, ...base }, opts);
   return Promise.allSettled([errP, dataP]).then(([e, d]) => {
     settled = true;
