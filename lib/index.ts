@@ -15,5 +15,5 @@ export * from './httpstream/index.js';
 export * from './portforward/index.js';
 export * from './remotecommand/index.js';
 export { loadKubeconfig, Kubeconfig, portForward, ApiError } from './kube/index.js';
-export type { LoadKubeconfigOptions, Credentials, KubePortForwardOptions, KubePortForward } from './kube/index.js';
+export type { LoadKubeconfigOptions, KubeconfigOverrides, Credentials, KubePortForwardOptions, KubePortForward } from './kube/index.js';
 export * from './fake-apiserver/index.js';

@@ -264,3 +264,33 @@ t.test('--pod-running-timeout: a workload target waits for its pod to run; a pod
   t.match((perr as Error).message, /unable to forward port because pod is not running\. Current status=Pending/);
   t.ok(Date.now() - t1 < 10_000, 'pod/NAME: no wait');
 });
+
+t.test("kubectl's connection flags over the kubeconfig (loadKubeconfig overrides)", async (t) => {
+  const d = await tmp(t);
+  const file = path.join(d, 'kc');
+  await writeFile(
+    file,
+    kc({ cluster: 'c', server: 'https://10.0.0.1:6443', ctx: 'x', current: 'x', clusterLines: ['certificate-authority-data: bm90LWEtY2E=', 'tls-server-name: kubernetes'], userLines: ['token: from-file'] }),
+  );
+  const base = { kubeconfig: file, env: { HOME: d } };
+  const a = await loadKubeconfig({ ...base, overrides: { token: 'from-flag', as: 'alice' } });
+  const ca = await a.credentials();
+  t.equal(ca.headers.Authorization, 'Bearer from-flag', '--token replaces the kubeconfig token');
+  t.equal(ca.headers['Impersonate-User'], 'alice', '--as sends Impersonate-User');
+  t.equal(ca.tls.servername, 'kubernetes', "the kubeconfig's tls-server-name is kept without --server");
+
+  const b = await loadKubeconfig({ ...base, overrides: { server: 'https://10.0.0.2:6443', insecureSkipTlsVerify: true } });
+  const cb = await b.credentials();
+  t.equal(b.server, 'https://10.0.0.2:6443', '--server replaces the server');
+  t.equal(cb.tls.rejectUnauthorized, false, '--insecure-skip-tls-verify');
+  t.equal(cb.tls.ca, undefined, "--insecure-skip-tls-verify drops the kubeconfig's CA");
+  t.equal(cb.tls.servername, undefined, "--server clears the kubeconfig's tls-server-name");
+
+  const c = await loadKubeconfig({ env: { HOME: d }, overrides: { server: '127.0.0.1:8001' } });
+  t.equal(c.server, 'http://127.0.0.1:8001', 'no kubeconfig, --server without a scheme and no TLS: http (client-go DefaultServerURL)');
+  const e = await loadKubeconfig({ env: { HOME: d }, overrides: { server: '127.0.0.1:6443', insecureSkipTlsVerify: true } });
+  t.equal(e.server, 'https://127.0.0.1:6443', 'with TLS settings: https');
+
+  await t.rejects(loadKubeconfig({ ...base, overrides: { user: 'nobody' } }), /auth info "nobody" does not exist/);
+  await t.rejects(loadKubeconfig({ ...base, overrides: { cluster: 'nowhere' } }), /cluster "nowhere" does not exist/);
+});

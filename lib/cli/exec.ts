@@ -11,6 +11,7 @@ import type { ReadStream, WriteStream } from 'node:tty';
 import { InvalidArgumentError, UpgradeError } from '../errors.js';
 import { exec } from '../remotecommand/client.js';
 import { loadKubeconfig } from '../kube/kubeconfig.js';
+import { CONNECTION_OPTIONS, connectionOverrides, normalizeBooleanFlags } from './kube-flags.js';
 import { getObject } from '../kube/request.js';
 import { parseTarget, resolvePod } from '../kube/target.js';
 import { parseDuration } from '../kube/duration.js';
@@ -31,6 +32,9 @@ Options:
   --context NAME         kubeconfig context (default: the current one)
   -n, --namespace NS     namespace (default: the context's, else "default")
   --pod-running-timeout D  how long to wait for a running pod of a workload or service (default 1m0s)
+  -s/--server, --token, --user, --cluster, --as, --certificate-authority, --client-certificate,
+  --client-key, --insecure-skip-tls-verify, --tls-server-name
+                         kubectl's connection flags, over the kubeconfig (see port-forward --help)
   -h, --help             show this help`;
 
 /** Splits argv at the first `--` (the option terminator): before, and the command after. */
@@ -43,9 +47,10 @@ function splitCommand(argv: string[]): { before: string[]; command: string[] | u
 export async function execCommand(argv: string[], io: Io): Promise<number> {
   const { before, command } = splitCommand(argv);
   const { values, positionals } = parseArgs({
-    args: before,
+    args: normalizeBooleanFlags(before),
     allowPositionals: true,
     options: {
+      ...CONNECTION_OPTIONS,
       stdin: { type: 'boolean', short: 'i' },
       tty: { type: 'boolean', short: 't' },
       container: { type: 'string', short: 'c' },
@@ -73,11 +78,13 @@ export async function execCommand(argv: string[], io: Io): Promise<number> {
     throw new InvalidArgumentError(`invalid --transport "${transportFlag}": expected auto, websocket or spdy`);
   }
   const target = parseTarget(positionals[0]!);
+  const overrides = connectionOverrides(values);
   const podRunningTimeout = values['pod-running-timeout'] !== undefined ? parseDuration(values['pod-running-timeout'], '--pod-running-timeout') : 60000;
   const kc = await loadKubeconfig({
     ...(values.kubeconfig ? { kubeconfig: values.kubeconfig } : {}),
     ...(values.context ? { context: values.context } : {}),
     ...(values.namespace ? { namespace: values.namespace } : {}),
+    ...(overrides ? { overrides } : {}),
   });
   const namespace = values.namespace || kc.namespace;
   let podName: string;

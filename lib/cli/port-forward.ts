@@ -13,6 +13,7 @@ import { portForward } from '../kube/portforward.js';
 import { parseTarget, parsePortRequests } from '../kube/target.js';
 import { parseDuration } from '../kube/duration.js';
 import type { Io } from './io.js';
+import { CONNECTION_OPTIONS, CONNECTION_OPTIONS_HELP, UNSUPPORTED_FLAGS_HELP, connectionOverrides, normalizeBooleanFlags } from './kube-flags.js';
 
 export const PORT_FORWARD_USAGE = `Usage: kube-spdy port-forward [options] TYPE/NAME [LOCAL_PORT:]REMOTE_PORT [...]
 
@@ -36,12 +37,10 @@ Options:
                               in the environment means spdy, as for kubectl.
   -v, --v LEVEL               log level: 1-3 connections and reconnects, 4-5 + sessions, 6+ everything
                               (sets DEBUG namespaces kube-spdy:*; never prints tokens or certificates)
+${CONNECTION_OPTIONS_HELP}
   -h, --help                  show this help
 
-Not supported (kubectl flags that are refused): --server, --token, --user, --cluster, --as, --as-group,
---certificate-authority, --client-certificate, --client-key, --insecure-skip-tls-verify,
---tls-server-name, --username, --password, --cache-dir, --match-server-version, --profile; UDP ports.
-Use a kubeconfig for the connection settings.`;
+${UNSUPPORTED_FLAGS_HELP}`;
 
 /** kubectl's switch: `KUBECTL_PORT_FORWARD_WEBSOCKETS=false` (or 0) skips the WebSocket tunnel. */
 export function transportFromEnv(env: NodeJS.ProcessEnv): PortForwardTransport {
@@ -71,9 +70,10 @@ export function debugNamespaces(level: number): string {
 /** Runs the command; resolves with the exit code once forwarding stops (SIGINT/SIGTERM → 0). */
 export async function portForwardCommand(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = parseArgs({
-    args: splitShortEquals(argv),
+    args: normalizeBooleanFlags(splitShortEquals(argv)),
     allowPositionals: true,
     options: {
+      ...CONNECTION_OPTIONS,
       kubeconfig: { type: 'string' },
       context: { type: 'string' },
       namespace: { type: 'string', short: 'n' },
@@ -99,6 +99,7 @@ export async function portForwardCommand(argv: string[], io: Io): Promise<number
   if (podRunningTimeout <= 0 && values['pod-running-timeout'] !== undefined) throw new InvalidArgumentError('--pod-running-timeout must be higher than zero');
   const requestTimeout = values['request-timeout'] !== undefined ? parseDuration(values['request-timeout'], '--request-timeout', true) : undefined;
   const transport = values.transport !== undefined ? parseTransport(values.transport) : transportFromEnv(process.env);
+  const overrides = connectionOverrides(values);
   if (values.v !== undefined) {
     if (!/^\d+$/.test(values.v)) throw new InvalidArgumentError(`invalid -v "${values.v}": expected a number`);
     const ns = debugNamespaces(Number(values.v));
@@ -114,6 +115,7 @@ export async function portForwardCommand(argv: string[], io: Io): Promise<number
       ...(values.kubeconfig ? { kubeconfig: values.kubeconfig } : {}),
       ...(values.context ? { context: values.context } : {}),
       ...(values.namespace ? { namespace: values.namespace } : {}),
+      ...(overrides ? { overrides } : {}),
       ...(values.address ? { addresses: values.address } : {}),
       podRunningTimeout,
       ...(requestTimeout ? { requestTimeout } : {}),

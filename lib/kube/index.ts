@@ -3,7 +3,7 @@
  * `portForward()` entry point.
  */
 export { loadKubeconfig, kubeconfigFiles, Kubeconfig, DEFAULT_SERVER } from './kubeconfig.js';
-export type { LoadKubeconfigOptions, Credentials, KubeconfigOrigin } from './kubeconfig.js';
+export type { LoadKubeconfigOptions, KubeconfigOverrides, Credentials, KubeconfigOrigin } from './kubeconfig.js';
 export { parseProxyUrl, proxyFromEnvironment, noProxyMatches, connectThroughProxy, proxyConnector } from './proxy.js';
 export { parseTarget, parsePortRequests, resolveTarget, resolvePod, selectorString } from './target.js';
 export type { Target, TargetKind, PortRequest, ResolvedTarget, ResolveOptions, LabelSelector } from './target.js';

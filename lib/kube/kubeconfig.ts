@@ -43,6 +43,36 @@ export interface LoadKubeconfigOptions {
   namespace?: string;
   /** Environment (`KUBECONFIG`, `HOME`, proxies). Default `process.env`. */
   env?: NodeJS.ProcessEnv;
+  /** kubectl's connection flags, applied over the kubeconfig as kubectl applies them. */
+  overrides?: KubeconfigOverrides;
+}
+
+/**
+ * kubectl's connection flags (client-go `clientcmd.ConfigOverrides`), merged over the selected context as
+ * `clientcmd.DirectClientConfig` merges them: a flag replaces the kubeconfig's value; they also work with
+ * no kubeconfig at all (`--server` plus credentials). File paths are relative to the working directory.
+ */
+export interface KubeconfigOverrides {
+  /** `--cluster`: a kubeconfig cluster used instead of the context's. It must exist. */
+  cluster?: string;
+  /** `--user`: a kubeconfig user used instead of the context's. It must exist. */
+  user?: string;
+  /** `--server` (`-s`): the API server URL. It also clears the kubeconfig's `tls-server-name`. */
+  server?: string;
+  /** `--token`: a bearer token; the user's token, token file and exec plugin are then not used. Never sent over http. */
+  token?: string;
+  /** `--certificate-authority`: a CA file; replaces the cluster's CA data and skip-verify setting. */
+  certificateAuthority?: string;
+  /** `--insecure-skip-tls-verify`: the server certificate is not verified; the cluster's CA is dropped unless one is given. */
+  insecureSkipTlsVerify?: boolean;
+  /** `--tls-server-name`: the name the server certificate is verified against. */
+  tlsServerName?: string;
+  /** `--client-certificate`: a client certificate file; replaces the user's. */
+  clientCertificate?: string;
+  /** `--client-key`: a client key file; replaces the user's. */
+  clientKey?: string;
+  /** `--as`: the user to impersonate (`Impersonate-User`). */
+  as?: string;
 }
 
 /** Request options for one request or dial: fresh for each (token files re-read, exec credentials checked). */
@@ -287,11 +317,16 @@ export async function loadKubeconfig(options: LoadKubeconfigOptions = {}): Promi
     current ??= loaded.currentContext;
   }
   const origin: KubeconfigOrigin = { files };
+  const ov = options.overrides ?? {};
   const contextName = options.context || current;
   const ctx = contextName ? contexts.get(contextName) : undefined;
   if (contextName && !ctx) throw new InvalidArgumentError(`context was not found for specified context: ${contextName}`);
   const namespace = options.namespace || ctx?.namespace || 'default';
-  const cluster = ctx ? clusters.get(ctx.cluster) : undefined;
+  if (ov.cluster && !clusters.has(ov.cluster)) throw new InvalidArgumentError(`cluster "${ov.cluster}" does not exist`);
+  if (ov.user && !users.has(ov.user)) throw new InvalidArgumentError(`auth info "${ov.user}" does not exist`);
+  const clusterName = ov.cluster || ctx?.cluster;
+  const userName = ov.user || ctx?.user;
+  const cluster = withClusterOverrides(clusterName ? clusters.get(clusterName) : undefined, clusterName, ov);
   if (!cluster || !cluster.server) {
     origin.defaultReason =
       files.length === 0
@@ -310,17 +345,56 @@ export async function loadKubeconfig(options: LoadKubeconfigOptions = {}): Promi
     throw new InvalidArgumentError(`invalid server "${server}" in cluster "${cluster.name}"`);
   }
   const proxy = cluster.proxyUrl ? parseProxyUrl(cluster.proxyUrl) : proxyFromEnvironment(serverUrl, env);
-  const user = users.get(ctx!.user);
+  const user = userName ? users.get(userName) : undefined;
   // client-node resolves exec plugins itself; exec-credential.ts wraps that (cache, KUBERNETES_EXEC_INFO).
-  const staticUser: User = user ? { ...user, exec: undefined } : { name: ctx!.user };
+  const staticUser = withUserOverrides(user ? { ...user, exec: undefined } : { name: userName || 'kube-spdy-flags' }, ov);
+  const contextLabel = ctx?.name ?? 'kube-spdy-flags';
   const kc: KubeConfigInit = {
     clusters: [{ ...cluster, proxyUrl: undefined } as Cluster],
     users: [staticUser],
-    contexts: [{ ...ctx!, user: staticUser.name }],
-    currentContext: ctx!.name,
+    contexts: [{ ...(ctx ?? {}), name: contextLabel, cluster: cluster.name, user: staticUser.name }],
+    currentContext: contextLabel,
   };
-  const exec = user?.exec ? new ExecCredentials(user, user.exec as never, cluster) : undefined;
-  const tokenFile = user && !user.token ? tokenFiles.get(user.name) : undefined;
-  debug('context %s: server %s, namespace %s%s', ctx!.name, server, namespace, proxy ? ', through a proxy' : '');
-  return new Kubeconfig({ server, namespace, context: ctx!.name, origin, proxy, kc, ...(tokenFile ? { tokenFile } : {}), ...(exec ? { exec } : {}) });
+  // client-go uses an exec plugin only when no token or certificate is given (exec.UpdateTransportConfig).
+  const exec = user?.exec && !ov.token && !ov.clientCertificate ? new ExecCredentials(user, user.exec as never, cluster) : undefined;
+  const tokenFile = user && !staticUser.token ? tokenFiles.get(user.name) : undefined;
+  debug('context %s: server %s, namespace %s%s', contextLabel, server, namespace, proxy ? ', through a proxy' : '');
+  return new Kubeconfig({ server, namespace, context: ctx?.name, origin, proxy, kc, ...(tokenFile ? { tokenFile } : {}), ...(exec ? { exec } : {}) });
+}
+
+/** The cluster with kubectl's flags applied (client-go `DirectClientConfig.getCluster`); undefined when there is neither. */
+function withClusterOverrides(cluster: Cluster | undefined, name: string | undefined, ov: KubeconfigOverrides): Cluster | undefined {
+  const touches = ov.server || ov.certificateAuthority || ov.insecureSkipTlsVerify || ov.tlsServerName;
+  if (!touches) return cluster;
+  const out: { -readonly [K in keyof Cluster]: Cluster[K] } = { ...(cluster ?? { name: name || 'kube-spdy-flags', server: '', skipTLSVerify: false }) };
+  // --insecure-skip-tls-verify or --certificate-authority replace all three TLS settings.
+  if (ov.insecureSkipTlsVerify || ov.certificateAuthority) {
+    out.skipTLSVerify = Boolean(ov.insecureSkipTlsVerify);
+    out.caFile = ov.certificateAuthority ? path.resolve(ov.certificateAuthority) : undefined;
+    out.caData = undefined;
+  }
+  if (ov.server) {
+    // A server without a scheme: https when TLS is configured, else http (client-go rest.DefaultServerURL).
+    const tls = out.caData || out.caFile || out.skipTLSVerify || ov.clientCertificate;
+    out.server = ov.server.includes('://') ? ov.server : `${tls ? 'https' : 'http'}://${ov.server}`;
+  }
+  // --server clears the kubeconfig's tls-server-name unless --tls-server-name is given too.
+  if (ov.tlsServerName || ov.server) out.tlsServerName = ov.tlsServerName || undefined;
+  return out;
+}
+
+/** The user with kubectl's flags applied (client-go `DirectClientConfig.getAuthInfo`). */
+function withUserOverrides(user: User, ov: KubeconfigOverrides): User {
+  const out: { -readonly [K in keyof User]: User[K] } = { ...user };
+  if (ov.token) out.token = ov.token;
+  if (ov.clientCertificate) {
+    out.certFile = path.resolve(ov.clientCertificate);
+    out.certData = undefined;
+  }
+  if (ov.clientKey) {
+    out.keyFile = path.resolve(ov.clientKey);
+    out.keyData = undefined;
+  }
+  if (ov.as) out.impersonateUser = ov.as;
+  return out;
 }

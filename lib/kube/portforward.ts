@@ -10,7 +10,7 @@ import { dialPortForward, portForwardUrl, type PortForwardTransport } from '../p
 import type { ConnectionOptions } from '../session/options.js';
 import type { Connection } from '../session/connection.js';
 import { UpgradeError } from '../errors.js';
-import { Kubeconfig, loadKubeconfig } from './kubeconfig.js';
+import { Kubeconfig, loadKubeconfig, type KubeconfigOverrides } from './kubeconfig.js';
 import { parsePortRequests, parseTarget, resolvePod, resolveTarget, type ResolvedTarget, type Target } from './target.js';
 
 const debug = createDebug('kube-spdy:kube');
@@ -22,6 +22,8 @@ export interface KubePortForwardOptions {
   context?: string;
   /** Namespace. Default: the context's, else `default`. */
   namespace?: string;
+  /** kubectl's connection flags (`--server`, `--token`, `--user`, …) over the kubeconfig (ignored when `kubeconfig` is a loaded {@link Kubeconfig}). */
+  overrides?: KubeconfigOverrides;
   /** `pod/NAME`, `NAME`, `deploy/NAME`, `rs/NAME`, `sts/NAME`, `svc/NAME` (long forms too). */
   target: string;
   /** `[LOCAL:]REMOTE` specs; REMOTE a number or a port name (a service port for `svc/`). */
@@ -72,6 +74,7 @@ export async function portForward(options: KubePortForwardOptions): Promise<Kube
           ...(options.context ? { context: options.context } : {}),
           ...(options.namespace ? { namespace: options.namespace } : {}),
           ...(options.env ? { env: options.env } : {}),
+          ...(options.overrides ? { overrides: options.overrides } : {}),
         });
   const namespace = options.namespace || kc.namespace;
   const reqOpts = {
