@@ -1,6 +1,6 @@
 // Fuzzing at scale: mutated frames and mutated frame sequences between two LIVE endpoints.
 //
-//   node --expose-gc bench/fuzz.mjs [--inputs N] [--seed S] [--mode pair|portforward|both] [--case K] [--json FILE]
+//   node --expose-gc bench/fuzz.mjs [--inputs N] [--max-seconds T] [--seed S] [--mode pair|portforward|both] [--case K] [--json FILE]
 //
 // Each case builds a client and a server session over an in-memory link (bench/fuzz-link.mjs) that
 // mutates a random share (0–40 %) of the frames both ways, then drives it:
@@ -13,7 +13,8 @@
 // inputs, mutated inputs, cases, crashes (an uncaught exception, an unhandled rejection, an error that is
 // not a KubeSpdyError, GOAWAY/RST INTERNAL_ERROR or an undefined RST_STREAM status on the wire), hangs
 // (a promise of the API not settled within its own timeout + 5 s; an event-loop stall over 2 s; a stream
-// still open after its connection closed), and RSS/heap sampled every second (peak and series).
+// still open after its connection closed), and RSS, heap and ArrayBuffers sampled every second (peaks, a
+// series every minute, and flatness as the soak measures it: the last minute's mean RSS over the second's).
 // Build first (`npm run build`). Bounded: every case is bounded in frames and time.
 import { parseArgs } from 'node:util';
 import { writeFileSync } from 'node:fs';
@@ -30,9 +31,13 @@ const { values: args } = parseArgs({
     json: { type: 'string' },
     quiet: { type: 'boolean', default: false },
     inflater: { type: 'string' }, // default: the library's (pako)
+    'max-seconds': { type: 'string', default: '0' }, // a time bound: stop there even if fewer inputs were tried (0: none)
   },
 });
 const TOTAL = Number(args.inputs);
+const MAX_MS = Number(args['max-seconds']) * 1000;
+const startedAt = Date.now();
+const more = () => stats.inputs < TOTAL && (MAX_MS === 0 || Date.now() - startedAt < MAX_MS);
 const SEED = Number(args.seed);
 const MODES = args.mode === 'both' ? ['pair', 'portforward'] : [args.mode];
 const INTERNAL = 2;
@@ -92,6 +97,17 @@ const sample = () => {
   if (!args.quiet) process.stderr.write(`fuzz: ${x.s}s ${stats.inputs} inputs, ${stats.cases} cases, rss ${x.rssMiB} MiB, heap ${x.heapMiB}/${x.heapTotalMiB} MiB, external ${x.externalMiB} MiB, arrayBuffers ${x.arrayBuffersMiB} MiB, crashes ${stats.crashes}, hangs ${stats.hangs}\n`);
 };
 const sampler = setInterval(sample, 1000);
+// Once a minute, memory after a full GC (`--expose-gc`): what is still live. RSS between GCs follows the
+// input rate (garbage awaiting collection, and the allocator keeps its high-water mark); a leak shows here
+// as live heap or ArrayBuffers growing from minute to minute.
+const settled = [];
+const settle = setInterval(() => {
+  if (!global.gc) return;
+  global.gc();
+  const m = process.memoryUsage();
+  const mib = (x) => +(x / 1048576).toFixed(1);
+  settled.push([Math.round((Date.now() - t0) / 1000), stats.inputs, mib(m.rss), mib(m.heapUsed), mib(m.arrayBuffers)]);
+}, 60000);
 
 /** Every frame as its sender wrote it: statuses on the wire must be defined and never INTERNAL_ERROR. */
 function inspect(f) {
@@ -464,7 +480,7 @@ if (args.case !== undefined) {
   const REPLAY = Number(process.env.FUZZ_REPLAY ?? 8);
   let next = 0;
   const live = async () => {
-    while (stats.inputs < TOTAL) {
+    while (more()) {
       const k = next++;
       currentCase = k;
       const r = prng(SEED + k);
@@ -474,7 +490,7 @@ if (args.case !== undefined) {
     }
   };
   const replay = async () => {
-    while (stats.inputs < TOTAL) {
+    while (more()) {
       const k = next++;
       const before = stats.replayInputs;
       await replayCase(prng(SEED + k), k);
@@ -486,6 +502,7 @@ if (args.case !== undefined) {
   await Promise.all([...Array.from({ length: LIVE }, live), ...Array.from({ length: REPLAY }, replay)]);
 }
 clearInterval(sampler);
+clearInterval(settle);
 clearInterval(watchdog);
 global.gc?.();
 await new Promise((res) => setTimeout(res, 200));
@@ -493,6 +510,10 @@ sample();
 const seconds = (Date.now() - start) / 1000;
 const rss = series.map((x) => x.rssMiB);
 const tenth = Math.max(1, Math.floor(rss.length / 10));
+const mean = (xs) => (xs.length ? +(xs.reduce((x, y) => x + y, 0) / xs.length).toFixed(1) : null);
+// Flat, as the soak measures it: the last minute's mean RSS within 10 % of the second minute's.
+const secondMinute = mean(series.filter((x) => x.s >= 60 && x.s < 120).map((x) => x.rssMiB));
+const lastMinute = mean(series.filter((x) => x.s > series.at(-1).s - 60).map((x) => x.rssMiB));
 const report = {
   node: process.version,
   seed: SEED,
@@ -503,6 +524,16 @@ const report = {
   peakRssMiB: +(peakRss / 1048576).toFixed(1),
   rssFirstTenthMeanMiB: +(rss.slice(0, tenth).reduce((x, y) => x + y, 0) / tenth).toFixed(1),
   rssLastTenthMeanMiB: +(rss.slice(-tenth).reduce((x, y) => x + y, 0) / tenth).toFixed(1),
+  rssSecondMinuteMeanMiB: secondMinute,
+  rssLastMinuteMeanMiB: lastMinute,
+  rssLastOverSecondMinute: secondMinute && lastMinute ? +(lastMinute / secondMinute).toFixed(3) : null,
+  peakArrayBuffersMiB: Math.max(...series.map((x) => x.arrayBuffersMiB)),
+  peakHeapUsedMiB: Math.max(...series.map((x) => x.heapMiB)),
+  timeBounded: stats.inputs < TOTAL,
+  // Every 60 s after a full GC: seconds, inputs, RSS, heapUsed, arrayBuffers (MiB).
+  settledSeries: settled,
+  // Every 60 s: seconds, inputs, RSS, heapUsed, arrayBuffers (MiB).
+  rssSeries: series.filter((x, i) => i === 0 || i === series.length - 1 || Math.floor(x.s / 60) > Math.floor(series[i - 1].s / 60)).map((x) => [x.s, x.inputs, x.rssMiB, x.heapMiB, x.arrayBuffersMiB]),
   failures,
 };
 if (args.json) writeFileSync(args.json, JSON.stringify({ ...report, series }, null, 1));
