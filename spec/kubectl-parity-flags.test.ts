@@ -18,6 +18,26 @@ sideBySide('kubectl and kube-spdy side by side: transports, log levels, pod phas
     await both(t, ['--kubeconfig', kc, 'pod/web', `:${podPort}`], baseEnv(home), true);
     t.equal(portForwards(srv, 'GET'), 2, 'one tunnel GET each');
     t.equal(portForwards(srv, 'POST'), 0, 'no SPDY upgrade tried');
+    await both(t, ['--kubeconfig', kc, 'svc/web', ':80'], baseEnv(home), true);
+    await both(t, ['--kubeconfig', kc, 'deploy/web', ':http'], baseEnv(home), true);
+    t.equal(portForwards(srv, 'POST'), 0, 'svc/ and deploy/ over the tunnel too');
+  });
+
+  await row('every target form: po/, a bare NAME, replicaset/ (rs/), statefulset/ (sts/)', async (t, home) => {
+    const srv = await api(t, {
+      tls: true,
+      tokens: ['tok-1'],
+      workloads: [
+        { kind: 'ReplicaSet', namespace: 'default', name: 'web-rs', selector: { app: 'web' } },
+        { kind: 'StatefulSet', namespace: 'default', name: 'web-sts', selector: { app: 'web' } },
+      ],
+    });
+    const kc = path.join(home, 'kc');
+    await writeFile(kc, kubeconfig(srv.url, [caData(srv.tls!.caCert)], ['token: tok-1']));
+    for (const target of ['po/web', 'web', 'replicaset/web-rs', 'rs/web-rs', 'statefulset/web-sts', 'sts/web-sts']) {
+      await both(t, ['--kubeconfig', kc, target, ':http'], baseEnv(home), true);
+    }
+    await both(t, ['--kubeconfig', kc, 'sts/nope', ':http'], baseEnv(home), false);
   });
 
   await row('a server without the tunnel (its GET answered 400): both fall back to the SPDY upgrade', async (t, home) => {

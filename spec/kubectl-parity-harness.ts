@@ -8,6 +8,7 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm, mkdir } from 'node:fs/promises';
 import { startFakeApiServer, type FakeApiServerOptions } from '../lib/fake-apiserver/index.js';
+import { generateTlsMaterial, type TlsMaterial } from '../lib/fake-apiserver/tls.js';
 import { startPodService, fetchVia } from '../lib/cli/demo.js';
 import { run, cli } from './e2e-helpers.js';
 
@@ -19,6 +20,9 @@ export interface Outcome {
 
 /** Runs `body` with the harness when kubectl is installed (in CI it must be). */
 export function sideBySide(title: string, body: (h: Harness) => Promise<void>): void {
+  // Each file spawns kubectl and kube-spdy ~35 times each: ~1 min alone, 3–4 min measured on the loaded
+  // 2-core machine (load 11) beside the rest of the suite, which the default 300 s file timeout (.taprc) cuts close.
+  t.setTimeout(600_000);
   const kubectl = spawnSync('kubectl', ['version', '--client'], { encoding: 'utf8' });
   if (kubectl.status !== 0 && process.env.CI) t.fail('kubectl is required in CI (.ci/run checks for it)');
   if (kubectl.status !== 0) t.pass('kubectl not installed (outside CI): side-by-side rows not run');
@@ -80,7 +84,10 @@ async function harness(t: Test) {
     await t.test(name, (tt) => fn(tt, home));
   }
 
+  // One generated CA and server certificate for every row (generating them costs ~0.8 s on a loaded machine).
+  let material: TlsMaterial | undefined;
   async function api(t: Test, o: Partial<FakeApiServerOptions> = {}) {
+    if (o.tls === true) o = { ...o, tls: (material ??= await generateTlsMaterial('127.0.0.1')) };
     const srv = await startFakeApiServer({
       pods: [
         { namespace: 'default', name: 'web', labels: { app: 'web' }, ports: [{ name: 'http', containerPort: podPort }] },
