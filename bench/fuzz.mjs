@@ -1,6 +1,6 @@
 // Fuzzing at scale: mutated frames and mutated frame sequences between two LIVE endpoints.
 //
-//   node --expose-gc bench/fuzz.mjs [--inputs N] [--max-seconds T] [--seed S] [--mode pair|portforward|both] [--case K] [--json FILE]
+//   node --expose-gc bench/fuzz.mjs [--inputs N] [--max-seconds T] [--rate R] [--seed S] [--mode pair|portforward|both] [--case K] [--json FILE]
 //
 // Each case builds a client and a server session over an in-memory link (bench/fuzz-link.mjs) that
 // mutates a random share (0–40 %) of the frames both ways, then drives it:
@@ -32,12 +32,18 @@ const { values: args } = parseArgs({
     quiet: { type: 'boolean', default: false },
     inflater: { type: 'string' }, // default: the library's (pako)
     'max-seconds': { type: 'string', default: '0' }, // a time bound: stop there even if fewer inputs were tried (0: none)
+    rate: { type: 'string', default: '0' }, // at most this many inputs per second on average (0: as fast as it goes)
   },
 });
 const TOTAL = Number(args.inputs);
 const MAX_MS = Number(args['max-seconds']) * 1000;
 const startedAt = Date.now();
+const RATE = Number(args.rate);
 const more = () => stats.inputs < TOTAL && (MAX_MS === 0 || Date.now() - startedAt < MAX_MS);
+/** With --rate: waits while the run is ahead of RATE inputs per second (a steady rate makes RSS comparable over time). */
+async function pace() {
+  while (RATE > 0 && stats.inputs > (RATE * (Date.now() - startedAt)) / 1000) await new Promise((res) => setTimeout(res, 20));
+}
 const SEED = Number(args.seed);
 const MODES = args.mode === 'both' ? ['pair', 'portforward'] : [args.mode];
 const INTERNAL = 2;
@@ -481,6 +487,7 @@ if (args.case !== undefined) {
   let next = 0;
   const live = async () => {
     while (more()) {
+      await pace();
       const k = next++;
       currentCase = k;
       const r = prng(SEED + k);
@@ -491,6 +498,7 @@ if (args.case !== undefined) {
   };
   const replay = async () => {
     while (more()) {
+      await pace();
       const k = next++;
       const before = stats.replayInputs;
       await replayCase(prng(SEED + k), k);
