@@ -1,7 +1,9 @@
 // Issue 6, row 3 and item 6, against kube-spdy's fake API server and the Go spdystream kubelet-style
 // server: a silently dropped connection is healed within 2 s (on-demand probe, PortForwarder defaults);
 // an API server restarted on the same address is used within 2 s of listening again; after GOAWAY new
-// pairs go to a new connection, the old one finishes its streams and closes.
+// pairs go to a new connection, the old one finishes its streams and closes; a connection reset
+// mid-transfer, or a data stream the server resets (RST_STREAM CANCEL), resets (never ends) the local
+// socket; the local client is a Go program so it sees the TCP end as the kernel reports it.
 import t from 'tap';
 import {
   SERVER_KINDS,
@@ -11,6 +13,7 @@ import {
   forward,
   get,
   Download,
+  GoDownload,
   blackholeProxy,
   sleep,
 } from './portforward-servers.js';
@@ -134,5 +137,52 @@ for (const kind of SERVER_KINDS) {
     for (let i = 0; i < 50 && !first.isClosed; i++) await sleep(100);
     t.ok(first.isClosed, 'the old connection closed once its last stream ended');
     t.equal(pf.stats().failed, 0);
+  });
+
+  t.test(`${SERVER_NAMES[kind]}: a connection reset mid-transfer resets the local socket (no clean end)`, async (t) => {
+    const server = await startServer(t, kind);
+    const podPort = await startPod(t);
+    const { pf, local } = await forward(t, server.url, podPort);
+    const size = 64 * 1024 * 1024;
+    // A Go client: it reports the end of its TCP connection as the kernel does (see GoDownload).
+    const d = new GoDownload(local, size, 4 * 1024 * 1024);
+    t.teardown(() => d.close());
+    await d.flowing;
+    await sleep(300);
+    await server.reset();
+    const r = await d.done;
+    t.ok(r.received < size, `truncated at ${r.received} of ${size} bytes`);
+    t.equal(r.eof, false, 'the local client never saw a clean end (FIN)');
+    t.match(r.error, /connection reset by peer/, 'it saw a reset');
+    t.notOk(r.corrupt, 'what arrived is byte-exact');
+    t.ok((await firstSuccess(local, 100, 5000)).ms < 5000, 'new requests work afterwards');
+    t.ok(pf.stats().disconnects >= 1);
+  });
+}
+
+for (const kind of SERVER_KINDS) {
+  t.test(`${SERVER_NAMES[kind]}: a data stream reset by the server mid-transfer (RST_STREAM CANCEL) resets the local socket`, async (t) => {
+    const server = await startServer(t, kind);
+    const podPort = await startPod(t);
+    const { pf, local, dials } = await forward(t, server.url, podPort);
+    const size = 64 * 1024 * 1024;
+    const d = new GoDownload(local, size, 4 * 1024 * 1024);
+    t.teardown(() => d.close());
+    await d.flowing;
+    await sleep(300);
+    // Bytes are queued unread on our side when the CANCEL comes: the session hands them over, then ends
+    // the stream without the pod's FIN. That end must reach the local client as a reset.
+    await server.cancel();
+    const r = await d.done;
+    t.ok(r.received < size, `truncated at ${r.received} of ${size} bytes`);
+    t.equal(r.eof, false, 'the local client never saw a clean end (FIN)');
+    t.match(r.error, /connection reset by peer/, 'it saw a reset');
+    t.notOk(r.corrupt, 'what arrived is byte-exact');
+    // The reset stream blocked reading the socket (its reader was behind): it must not any longer.
+    const conn = pf.stats().connections[0]!;
+    t.same({ openStreams: conn.openStreams, readPaused: conn.readPaused, congested: conn.congested }, { openStreams: 0, readPaused: false, congested: false }, 'the connection reads again and is not congested');
+    t.equal((await get(local, '/after')).body, 'hello /after\n', 'new requests work');
+    t.equal(dials(), 1, 'on the same connection (a stream reset is not a connection loss)');
+    t.equal(pf.stats().disconnects, 0);
   });
 }

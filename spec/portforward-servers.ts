@@ -11,13 +11,14 @@ import { existsSync, mkdirSync, renameSync } from 'node:fs';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import type { Test } from 'tap';
 import { startFakeApiServer, type FakeApiServer } from '../lib/fake-apiserver/index.js';
+import type { Stream } from '../lib/session/stream.js';
+import { RstStatus } from '../lib/frames/index.js';
 import { PortForwarder, type PortForwarderOptions } from '../lib/portforward/client.js';
 import { dialPortForward, portForwardUrl, type DialPortForwardOptions } from '../lib/portforward/dial.js';
 import { ROOT } from './e2e-helpers.js';
 
 // ---- the Go kubelet-style server ------------------------------------------------------------------
 
-const GO_SRC = path.join(ROOT, 'spec', 'interop', 'kubelet');
 const BIN_DIR = path.join(ROOT, 'spec', 'interop', 'bin');
 export const KUBELET_BIN = path.join(BIN_DIR, 'kubelet');
 const SPDYSTREAM_SRC = '/usr/share/gocode/src/github.com/docker/spdystream';
@@ -28,18 +29,29 @@ function goEnv(): NodeJS.ProcessEnv {
   return env;
 }
 
-/** Builds spec/interop/kubelet (once per process; atomically, several test files may build at once). Returns an error text or ''. */
-let buildResult: string | null = null;
+/** Builds spec/interop/NAME into spec/interop/bin/NAME (once per process; atomically, several test files may build at once). Returns an error text or ''. */
+const buildResults = new Map<string, string>();
+function buildGo(name: string): string {
+  const done = buildResults.get(name);
+  if (done !== undefined) return done;
+  const result = ((): string => {
+    if (spawnSync('go', ['version']).status !== 0) return '`go` not found (Debian: golang-go)';
+    if (!existsSync(SPDYSTREAM_SRC)) return `${SPDYSTREAM_SRC} not found (Debian: golang-github-docker-spdystream-dev)`;
+    mkdirSync(BIN_DIR, { recursive: true });
+    const bin = path.join(BIN_DIR, name);
+    const tmp = `${bin}.${process.pid}`;
+    const b = spawnSync('go', ['build', '-o', tmp, '.'], { cwd: path.join(ROOT, 'spec', 'interop', name), encoding: 'utf8', env: { ...process.env, ...goEnv() }, timeout: 120_000 });
+    if (b.status !== 0) return `go build of spec/interop/${name} failed (status ${b.status}): ${b.stderr || b.error?.message}`;
+    renameSync(tmp, bin);
+    return '';
+  })();
+  buildResults.set(name, result);
+  return result;
+}
+
+/** Builds spec/interop/kubelet. Returns an error text or ''. */
 export function buildKubelet(): string {
-  if (buildResult !== null) return buildResult;
-  if (spawnSync('go', ['version']).status !== 0) return (buildResult = '`go` not found (Debian: golang-go)');
-  if (!existsSync(SPDYSTREAM_SRC)) return (buildResult = `${SPDYSTREAM_SRC} not found (Debian: golang-github-docker-spdystream-dev)`);
-  mkdirSync(BIN_DIR, { recursive: true });
-  const tmp = `${KUBELET_BIN}.${process.pid}`;
-  const b = spawnSync('go', ['build', '-o', tmp, '.'], { cwd: GO_SRC, encoding: 'utf8', env: { ...process.env, ...goEnv() }, timeout: 120_000 });
-  if (b.status !== 0) return (buildResult = `go build failed (status ${b.status}): ${b.stderr || b.error?.message}`);
-  renameSync(tmp, KUBELET_BIN);
-  return (buildResult = '');
+  return buildGo('kubelet');
 }
 
 /** What a scenario needs of a port-forward server. */
@@ -52,6 +64,11 @@ export interface TestServer {
   goaway(): Promise<void>;
   /** Every port-forward connection's TCP connection is closed at once. */
   reset(): Promise<void>;
+  /**
+   * The streams of every forwarded connection are reset by the server (RST_STREAM CANCEL), as
+   * apimachinery's spdy connection.Close does to each stream; the connections stay.
+   */
+  cancel(): Promise<void>;
   /** Stops listening (connections closed), then listens again on the same port after `downMs`; resolves when listening. */
   restart(downMs: number): Promise<void>;
   /** Live port-forward connections. */
@@ -79,7 +96,21 @@ export async function startServer(t: Test, kind: 'fake' | 'go', o: ServerOptions
 async function startFake(o: ServerOptions, port = 0): Promise<TestServer> {
   // anyPort: like the kubelet (and the Go server beside it), any port of the pod may be dialed here.
   const opts = { pods: [{ namespace: 'default', name: 'web' }], anyPort: true, ...(o.maxStreams ? { maxConcurrentStreams: o.maxStreams } : {}) };
-  let api: FakeApiServer = await startFakeApiServer({ ...opts, port });
+  const streams = new Set<Stream>();
+  const start = async (p: number): Promise<FakeApiServer> => {
+    const a = await startFakeApiServer({ ...opts, port: p });
+    // Keep the streams the server accepts, for cancel(): a connection is added before its first frame.
+    const add = a.connections.add.bind(a.connections);
+    a.connections.add = (c) => {
+      c.on('stream', (st) => {
+        streams.add(st);
+        st.once('close', () => streams.delete(st));
+      });
+      return add(c);
+    };
+    return a;
+  };
+  let api = await start(port);
   let closed = false;
   return {
     kind: 'fake',
@@ -91,11 +122,14 @@ async function startFake(o: ServerOptions, port = 0): Promise<TestServer> {
     async reset() {
       api.dropConnections();
     },
+    async cancel() {
+      for (const st of [...streams]) st.reset(RstStatus.CANCEL);
+    },
     async restart(downMs) {
       const p = api.port;
       await api.close();
       await new Promise((r) => setTimeout(r, downMs));
-      api = await startFakeApiServer({ ...opts, port: p });
+      api = await start(p);
     },
     async connections() {
       return api.connections.size;
@@ -184,6 +218,9 @@ async function startGo(o: ServerOptions): Promise<TestServer> {
     },
     async reset() {
       await command('reset', /"event":"reset"/);
+    },
+    async cancel() {
+      await command('cancel', /"event":"cancel"/);
     },
     async restart(downMs) {
       await stop();
@@ -382,6 +419,57 @@ export class Download {
         if (this.rate > 0) this.socket.resume();
       }, Math.ceil((over * 1000) / this.rate));
     }
+  }
+}
+
+/** What {@link GoDownload} reports once its connection is over. */
+export interface GoDownloadResult {
+  received: number;
+  /** The connection ended with a clean EOF (the peer's FIN). */
+  eof: boolean;
+  /** The read error otherwise (`… connection reset by peer`), '' after EOF. */
+  error: string;
+  corrupt: boolean;
+}
+
+/**
+ * The same download as {@link Download}, read by a Go client (spec/interop/download), which reports how
+ * its TCP connection ended as the kernel says: a Node client may see a reset that arrives while unread
+ * bytes are queued as a clean end (libuv 1.46's POLLHUP + partial read shortcut in Node 20).
+ */
+export class GoDownload {
+  /** Body bytes received so far (as last reported, every 100 ms). */
+  received = 0;
+  readonly done: Promise<GoDownloadResult>;
+  private readonly child: ChildProcess;
+  private firstBytes!: () => void;
+  /** Resolves once the first body bytes arrived. */
+  readonly flowing = new Promise<void>((r) => (this.firstBytes = r));
+
+  constructor(port: number, n: number, rate: number) {
+    const err = buildGo('download');
+    if (err) throw new Error(`the Go download client is required (.ci/run installs Go): ${err}`);
+    this.child = spawn(path.join(BIN_DIR, 'download'), ['-addr', `127.0.0.1:${port}`, '-n', String(n), '-rate', String(rate)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let rest = '';
+    this.done = new Promise((resolve, reject) => {
+      this.child.stdout!.setEncoding('utf8');
+      this.child.stdout!.on('data', (d: string) => {
+        rest += d;
+        const lines = rest.split('\n');
+        rest = lines.pop()!;
+        for (const l of lines) {
+          const o = JSON.parse(l) as GoDownloadResult & { event: string };
+          this.received = o.received;
+          if (o.received > 0) this.firstBytes();
+          if (o.event === 'done') resolve(o);
+        }
+      });
+      this.child.once('close', (code) => reject(new Error(`download exited (${code}) without a result`)));
+    });
+  }
+
+  close(): void {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
   }
 }
 

@@ -351,15 +351,22 @@ export class PortForwarder extends EventEmitter<PortForwarderEvents> {
         errorStream.once('close', () => clearTimeout(timer));
       }
     });
+    // The local socket is ended by hand, never by pipe(): only the pod's FIN (`finReceived`) makes a
+    // clean end. A data stream whose readable side ends without it (a peer RST_STREAM CANCEL after data
+    // we had not read yet: the session hands that data over, then ends) was cut short; one closed
+    // without ending (RST_STREAM, connection reset or presumed dead, GOAWAY cut) even more so. Both
+    // reset the local socket, so the client sees ECONNRESET, never a truncated download that looks whole.
+    dataStream.on('end', () => {
+      if (!dataStream.finReceived) {
+        log('request %d: data stream cut short (%s): resetting the local connection', info.requestId, dataStream.closeError?.message ?? 'no FIN');
+        resetLocal(local);
+      } else if (!local.destroyed && !local.writableEnded) local.end();
+    });
     dataStream.on('close', () => {
-      // The pod's FIN arrived and was read ('end'; pipe() ended the local socket): a complete transfer.
-      // Anything else (RST_STREAM, a connection reset or presumed dead, GOAWAY cut) is a truncation:
-      // destroy, so the local client sees a reset, never a clean end.
       if (!dataStream.readableEnded) resetLocal(local);
-      else if (!local.destroyed && !local.writableEnded) local.end();
     });
     local.pipe(dataStream);
-    dataStream.pipe(local);
+    dataStream.pipe(local, { end: false });
   }
 }
 

@@ -594,6 +594,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       throw new StreamError(stream.id, t.rst, `${EVENT_TEXT[event]} on stream ${stream.id} (${before}): ${rstStatusName[t.rst]}`);
     }
     if (t.actions & Action.END_READ) {
+      stream.finReceived = true; // END_READ comes from the peer's FIN only (state.ts)
       this.gate.notSlow(stream); // no more DATA will come for it
       this.wantsData(stream);
       userCode(() => stream.pushEnd());

@@ -55,10 +55,13 @@ export class ReadGate<S> {
     this.slow.delete(stream);
   }
 
-  /** `stream` left the connection. */
+  /**
+   * `stream` left the connection: it blocks reading no more. (A stream reset while it blocked, with
+   * data still buffered for its reader, leaves here first; the socket must not stay paused for it.)
+   */
   forget(stream: S): void {
-    this.blocked.delete(stream);
     this.slow.delete(stream);
+    this.unblock(stream);
   }
 
   /** The connection closed: let the socket flow to its end (the paused flag stays as it was). */

@@ -97,6 +97,11 @@ export class Stream extends Duplex {
   readonly unidirectional: boolean;
   /** Why the stream ended abnormally (a reset, GOAWAY, connection loss), or null. */
   closeError: Error | null = null;
+  /**
+   * True once the peer's FIN arrived (§2.2.2 FLAG_FIN): what was read is the whole of what it sent.
+   * A readable side that ends without it (a peer RST_STREAM CANCEL after unread data) was cut short.
+   */
+  finReceived = false;
   /** @internal */ readonly lifecycle: Lifecycle;
   /** @internal */ readonly pending: WriteItem[] = [];
   /** @internal */ readonly sendWindow: SendWindow;

@@ -14,6 +14,7 @@
 //
 //	goaway   every SPDY connection sends GOAWAY and closes once its streams end (spdystream Close)
 //	reset    every upgraded TCP connection is closed at once (a restarting API server)
+//	cancel   the streams of every pair being forwarded are reset (RST_STREAM CANCEL; the connection stays)
 //	stats    {"event":"stats","connections":N,"streams":N,"upgrades":N}
 //
 // The code that serves one upgraded connection, servePortForward(net.Conn), is transport-neutral so a
@@ -94,6 +95,10 @@ func commands() {
 		case "reset":
 			n := registry.each(func(s *session) { s.raw.Close() })
 			emit(obj{"event": "reset", "connections": n})
+		case "cancel":
+			pairs := 0
+			n := registry.each(func(s *session) { pairs += s.cancel() })
+			emit(obj{"event": "cancel", "connections": n, "pairs": pairs})
 		case "stats":
 			conns, streams, upgrades := registry.stats()
 			emit(obj{"event": "stats", "connections": conns, "streams": streams, "upgrades": upgrades})

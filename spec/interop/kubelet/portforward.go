@@ -32,6 +32,8 @@ type session struct {
 	mu    sync.Mutex
 	pairs map[string]*pair
 	open  int // streams accepted and not yet finished
+	// active lists the pairs being forwarded (for the cancel command).
+	active map[*pair]struct{}
 }
 
 // pair is the error and data stream of one forwarded connection.
@@ -102,7 +104,7 @@ func servePortForward(nc net.Conn) {
 		nc.Close()
 		return
 	}
-	s := &session{raw: nc, conn: conn, pairs: map[string]*pair{}}
+	s := &session{raw: nc, conn: conn, pairs: map[string]*pair{}, active: map[*pair]struct{}{}}
 	registry.add(s)
 	defer registry.remove(s)
 	conn.SetIdleTimeout(idleTimeout)
@@ -114,6 +116,22 @@ func servePortForward(nc net.Conn) {
 // goAway sends GOAWAY; spdystream closes the TCP connection once its streams are done.
 func (s *session) goAway() {
 	_ = s.conn.Close()
+}
+
+// cancel resets the streams of every pair being forwarded (RST_STREAM CANCEL), as apimachinery's
+// spdy connection.Close does to each of its streams before closing the connection. Returns how many.
+func (s *session) cancel() int {
+	s.mu.Lock()
+	list := make([]*pair, 0, len(s.active))
+	for p := range s.active {
+		list = append(list, p)
+	}
+	s.mu.Unlock()
+	for _, p := range list {
+		_ = p.data.Reset()
+		_ = p.error.Reset()
+	}
+	return len(list)
 }
 
 // newStream validates and replies to a stream, then pairs it (apimachinery spdy newSpdyStream +
@@ -233,6 +251,14 @@ func (s *session) release(n int) {
 // forward dials the pod's port and copies bytes both ways; a failure is text on the error stream.
 // Both streams are always closed at the end (kubelet portForward: defer Close of both).
 func (s *session) forward(p *pair) {
+	s.mu.Lock()
+	s.active[p] = struct{}{}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.active, p)
+		s.mu.Unlock()
+	}()
 	defer s.release(2)
 	defer p.error.Close()
 	defer p.data.Close()
