@@ -10,6 +10,7 @@ import { upgrade } from '../httpstream/client.js';
 import { Connection } from '../session/connection.js';
 import type { Stream } from '../session/stream.js';
 import {
+  REMOTECOMMAND_SESSION_DEFAULTS,
   HEADER_STREAM_TYPE,
   SPDY_CLIENT_PROTOCOLS,
   STREAM_TYPE_ERROR,
@@ -41,8 +42,7 @@ export async function runOverSpdy(plan: Plan): Promise<ExecResult> {
   const version = protocolVersion(protocol);
   log('SPDY upgraded: %s', protocol || '(none: v1)');
   const conn = new Connection(up.socket, {
-    flowControl: false,
-    streamHighWaterMark: 1024 * 1024,
+    ...REMOTECOMMAND_SESSION_DEFAULTS,
     pingInterval: 5000,
     pingTimeout: 30000,
     ...opts.session,

@@ -48,8 +48,9 @@ export interface AttachOptions {
   /** Largest WebSocket message accepted, bytes. Default 16 MiB. */
   maxPayload?: number;
   /**
-   * SPDY session options. Defaults here: `flowControl: false` (kubelets and API servers run moby/spdystream),
-   * `streamHighWaterMark: 1 MiB`, `pingInterval: 5000` and `pingTimeout: 30000` (client-go pings every 5 s).
+   * SPDY session options. Defaults here: `REMOTECOMMAND_SESSION_DEFAULTS` (lib/remotecommand/constants.ts) (`flowControl: 'auto'`:
+   * compatibility mode with kubelets and API servers, which run moby/spdystream; per-stream windows with a
+   * kube-spdy server), `streamHighWaterMark` and `initialWindowSize` 1 MiB, `pingInterval: 5000` and `pingTimeout: 30000` (client-go pings every 5 s).
    */
   session?: Omit<ConnectionOptions, 'role'>;
 }

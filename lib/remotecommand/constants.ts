@@ -56,3 +56,19 @@ export const DEFAULT_WEBSOCKET_PING_TIMEOUT = 61_000;
 export const MAX_ERROR_STREAM = 64 * 1024;
 /** Most bytes of one resize message; a larger one is a protocol error (the server stops reading resizes). */
 export const MAX_RESIZE_MESSAGE = 4 * 1024;
+
+/**
+ * SPDY session options of the remotecommand client and server unless told otherwise:
+ * - `flowControl: 'auto'`: compatibility mode with moby/spdystream peers (kubelet, API server, kubectl), which
+ *   never send WINDOW_UPDATE; full SPDY/3.1 windows per stream as soon as the peer shows it implements them
+ *   (kube-spdy's own client and server send SETTINGS), so an unread stdout never holds back stderr or the
+ *   error stream.
+ * - `streamHighWaterMark: 1 MiB`: in compatibility mode the socket is paused while a stream's reader is this
+ *   far behind.
+ * - `initialWindowSize: 1 MiB`: the window each stream grants once flow control is on (the same bound).
+ */
+export const REMOTECOMMAND_SESSION_DEFAULTS = {
+  flowControl: 'auto',
+  streamHighWaterMark: 1024 * 1024,
+  initialWindowSize: 1024 * 1024,
+} as const;

@@ -16,10 +16,30 @@ function cancelledByPeer(from: Readable): boolean {
   return err instanceof StreamResetError && err.status === RstStatus.CANCEL;
 }
 
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * Resolves once `to` has processed every chunk written to it so far (client-go's `io.Copy` returns after
+ * its last `Write` returned). A Writable queues writes behind the one in progress, so "handed to `to`" is
+ * not "written": an empty write's callback runs after all of them. Never rejects (a failed or ended `to`
+ * has nothing more to process).
+ */
+function drained(to: Writable): Promise<void> {
+  if (to.writableLength === 0 || to.destroyed || to.writableEnded) return Promise.resolve();
+  return new Promise((resolve) => {
+    try {
+      to.write(EMPTY, () => resolve());
+    } catch {
+      resolve();
+    }
+  });
+}
+
 /**
  * Pipes remote output `from` into the caller's `to` without ending `to`. Resolves once `from` ended and
- * everything was handed to `to`; rejects if `from` fails. If `to` fails (a closed pipe), the rest of
- * `from` is read and discarded (client-go `io.Copy(io.Discard, …)`), so the session never stalls on it.
+ * `to` has processed everything (its queued writes included); rejects if `from` fails. If `to` fails (a
+ * closed pipe), the rest of `from` is read and discarded (client-go `io.Copy(io.Discard, …)`), so the
+ * session never stalls on it.
  */
 export function pipeOut(from: Readable, to: Writable): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -29,8 +49,10 @@ export function pipeOut(from: Readable, to: Writable): Promise<void> {
     };
     to.once('error', onDestError);
     from.once('end', () => {
-      to.off('error', onDestError);
-      resolve();
+      void drained(to).then(() => {
+        to.off('error', onDestError);
+        resolve();
+      });
     });
     from.once('error', (err) => {
       to.off('error', onDestError);
@@ -40,7 +62,7 @@ export function pipeOut(from: Readable, to: Writable): Promise<void> {
     from.once('close', () => {
       if (from.readableEnded) return;
       to.off('error', onDestError);
-      if (cancelledByPeer(from)) resolve();
+      if (cancelledByPeer(from)) void drained(to).then(resolve);
       else reject((from as { closeError?: Error }).closeError ?? new RemoteCommandError('remote stream closed before its end'));
     });
     if (from.destroyed) {

@@ -10,6 +10,7 @@ import { Connection } from '../session/connection.js';
 import type { Stream } from '../session/stream.js';
 import { RstStatus } from '../frames/constants.js';
 import {
+  REMOTECOMMAND_SESSION_DEFAULTS,
   DEFAULT_STREAM_CREATION_TIMEOUT,
   HEADER_STREAM_TYPE,
   STREAM_TYPE_ERROR,
@@ -48,7 +49,7 @@ export function serveSpdy(
 ): void {
   socket.on('error', (err) => log('socket error: %s', err.message));
   const version = protocolVersion(protocol);
-  const conn = new Connection(socket, { flowControl: false, streamHighWaterMark: 1024 * 1024, ...options.session, role: 'server' });
+  const conn = new Connection(socket, { ...REMOTECOMMAND_SESSION_DEFAULTS, ...options.session, role: 'server' });
   conn.on('error', (err) => log('session error: %s', err.message));
   const untrack = track(() => conn.destroy());
   const expected = new Set<string>([STREAM_TYPE_ERROR]);

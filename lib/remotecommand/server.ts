@@ -70,7 +70,7 @@ export interface RemoteCommandServerOptions {
   streamCreationTimeout?: number;
   /** After the status is written: how long to wait for the client to close, ms; then the connection is cut. Default 10000. */
   closeTimeout?: number;
-  /** SPDY session options. Defaults here: `flowControl: false`, `streamHighWaterMark: 1 MiB`. */
+  /** SPDY session options. Defaults here: `REMOTECOMMAND_SESSION_DEFAULTS` (lib/remotecommand/constants.ts) (`flowControl: 'auto'`, 1 MiB stream buffers and windows). */
   session?: Omit<ConnectionOptions, 'role'>;
   /** Largest WebSocket message accepted, bytes. Default 16 MiB. */
   maxPayload?: number;
