@@ -7,11 +7,12 @@ import os from 'node:os';
 import path from 'node:path';
 import crypto from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { spawnSync } from 'node:child_process';
 import { startFakeApiServer } from '../lib/fake-apiserver/index.js';
 import { BIN, ROOT, run } from './e2e-helpers.js';
 import { capture } from './exec-helpers.js';
+import { startConnectProxy, startSocks5Proxy } from './kube-proxies.js';
 
 const SPDYSTREAM_SRC = '/usr/share/gocode/src/github.com/docker/spdystream';
 const GO_SRC = path.join(ROOT, 'spec', 'interop', 'remotecommand');
@@ -77,6 +78,37 @@ t.test('kube-spdy exec against the fake API server', async (t) => {
     t.equal(tty.stdout.toString(), 'no terminal\n');
     t.match(tty.stderr, /Unable to use a TTY - input is not a terminal/, 'as kubectl: -t without a terminal is dropped with a warning');
   });
+});
+
+t.test('kube-spdy exec through the kubeconfig proxy-url (HTTP CONNECT, SOCKS5), both transports', async (t) => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'kube-spdy-exec-proxy-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const api = await startFakeApiServer({ pods: [{ namespace: 'default', name: 'web' }], exec: { cwd: dir }, tls: true, tokens: ['tok-1'] });
+  t.teardown(() => api.close());
+  const plain = path.join(dir, 'plain');
+  await api.writeKubeconfig(plain);
+  for (const [kind, start] of [
+    ['HTTP CONNECT', startConnectProxy],
+    ['SOCKS5', startSocks5Proxy],
+  ] as const) {
+    const proxy = await start();
+    t.teardown(() => proxy.close());
+    const kc = path.join(dir, `kc-${kind.replace(/ /g, '')}`);
+    await writeFile(kc, (await readFile(plain, 'utf8')).replace(/^( +)server: (.*)$/m, `$1server: $2\n$1proxy-url: ${proxy.url}`));
+    for (const [transport, env] of [
+      ['websocket', {}],
+      ['spdy', { KUBECTL_REMOTE_COMMAND_WEBSOCKETS: 'false' }],
+    ] as const) {
+      const before = proxy.tunnels();
+      const sessions = api.execSessions.length;
+      const r = await capture(process.execPath, [BIN, 'exec', '-i', 'pod/web', '--', 'sh', '-c', 'cat; echo done >&2'], { KUBECONFIG: kc, ...env }, Buffer.from('through the proxy\n'));
+      t.equal(r.code, 0, `${kind}, ${transport}: exit 0 (stderr: ${r.stderr.slice(0, 300)})`);
+      t.equal(r.stdout.toString(), 'through the proxy\n', `${kind}, ${transport}: stdin → stdout`);
+      t.equal(r.stderr, 'done\n');
+      t.same(api.execSessions.slice(sessions).map((s) => s.transport), [transport], `${kind}: one ${transport} session`);
+      t.ok(proxy.tunnels() - before >= 2, `${kind}, ${transport}: the pod GET and the upgrade went through the proxy (${proxy.tunnels() - before} tunnels)`);
+    }
+  }
 });
 
 t.test('kube-spdy exec against a Go spdystream remotecommand server (SPDY)', { skip: haveGo ? false : 'Go spdystream not installed (outside CI)' }, async (t) => {

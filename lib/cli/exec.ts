@@ -119,6 +119,7 @@ export async function execCommand(argv: string[], io: Io): Promise<number> {
     server: kc.server,
     headers: { ...access.headers, 'User-Agent': 'kube-spdy' },
     tls: access.tls,
+    ...(access.createConnection ? { createConnection: access.createConnection } : {}),
     namespace,
     pod: podName,
     ...(values.container ? { container: values.container } : {}),

@@ -37,6 +37,7 @@ export async function runOverSpdy(plan: Plan): Promise<ExecResult> {
     ...(opts.tls ? { tls: opts.tls } : {}),
     ...(opts.timeout !== undefined ? { timeout: opts.timeout } : {}),
     ...(opts.signal ? { signal: opts.signal } : {}),
+    ...(opts.createConnection ? { createConnection: opts.createConnection } : {}),
   });
   const protocol = up.protocol;
   const version = protocolVersion(protocol);

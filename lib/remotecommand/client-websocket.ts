@@ -37,6 +37,8 @@ function open(plan: Plan): Promise<{ ws: WebSocket; mux: ChannelSocket }> {
       perMessageDeflate: false,
       maxPayload: opts.maxPayload ?? 16 * 1024 * 1024,
       followRedirects: false,
+      // ws hands it to http(s).request, which accepts the callback form of a proxy connector.
+      ...(opts.createConnection ? ({ createConnection: opts.createConnection } as object) : {}),
     });
     const onAbort = (): void => fail(new AbortError('exec aborted', { cause: opts.signal?.reason }));
     opts.signal?.addEventListener('abort', onAbort, { once: true });

@@ -9,6 +9,7 @@ import type { ConnectionOptions as TlsOptions } from 'node:tls';
 import createDebug from 'debug';
 import { AbortError, InvalidArgumentError, UpgradeError } from '../errors.js';
 import type { ConnectionOptions } from '../session/options.js';
+import type { CreateConnection } from '../httpstream/client.js';
 import { MAX_ERROR_STREAM } from './constants.js';
 import { runOverWebSocket } from './client-websocket.js';
 import { runOverSpdy } from './client-spdy.js';
@@ -23,6 +24,12 @@ export interface AttachOptions {
   headers?: Record<string, string>;
   /** TLS options for https: servers (`ca`, `cert`, `key`, `rejectUnauthorized`, `servername`). */
   tls?: TlsOptions;
+  /**
+   * Creates the connection for both transports (a proxy tunnel, TLS already applied for https:), as the
+   * kube layer's credentials give it for a kubeconfig `proxy-url` or `HTTPS_PROXY`. Default: a direct
+   * TCP/TLS connection.
+   */
+  createConnection?: CreateConnection;
   namespace: string;
   pod: string;
   /** Container name; omitted: the server picks (the pod's default container). */
