@@ -1,7 +1,10 @@
 // The slow-client cases Kubernetes tests for remotecommand (cri-streaming remotecommand/slowclient_test.go,
 // kubernetes#124571), through the fake API server with real child processes, both transports:
 // a 16 MiB output read at ~16 MiB/s arrives complete, and stdin flooded while the command ignores it
-// does not hang the session. Loopback only.
+// does not hang the session. And over SPDY between kube-spdy's own client and server, flowControl 'auto'
+// (issue 6 item 3: the default of every Kubernetes layer) gives per-stream windows: a stdout that is not
+// read does not hold back stderr (in compatibility mode, what moby/spdystream peers force, the unread
+// stdout would pause the socket and stall stderr with it). Loopback only.
 import t from 'tap';
 import os from 'node:os';
 import path from 'node:path';
@@ -27,6 +30,33 @@ function slowSink(rate: number): Writable & { digest(): string; size(): number }
     },
   });
   return Object.assign(w, { digest: () => hash.digest('hex'), size: () => size });
+}
+
+/** A sink that holds every write until `release` is called, then hashes what it got. */
+function heldSink(): Writable & { release(): void; size(): number; digest(): string } {
+  const hash = crypto.createHash('sha256');
+  let size = 0;
+  let waiting: (() => void)[] = [];
+  let released = false;
+  const w = new Writable({
+    highWaterMark: 16 * 1024,
+    write(c: Buffer, _e, cb) {
+      hash.update(c);
+      size += c.length;
+      if (released) cb();
+      else waiting.push(cb);
+    },
+  });
+  return Object.assign(w, {
+    release: () => {
+      released = true;
+      const cbs = waiting;
+      waiting = [];
+      for (const cb of cbs) cb();
+    },
+    size: () => size,
+    digest: () => hash.digest('hex'),
+  });
 }
 
 t.test('slow clients', async (t) => {
@@ -71,4 +101,38 @@ t.test('slow clients', async (t) => {
       flood.destroy();
     });
   }
+
+  t.test('spdy: an unread stdout does not hold back stderr (per-stream windows with a kube-spdy server)', async (t) => {
+    // stdout is held until all of stderr has arrived; the command writes both at once.
+    const out = heldSink();
+    let errBytes = 0;
+    const errHash = crypto.createHash('sha256');
+    const err = new Writable({
+      write(c: Buffer, _e, cb) {
+        errHash.update(c);
+        errBytes += c.length;
+        if (errBytes === SIZE) out.release();
+        cb();
+      },
+    });
+    const ac = new AbortController();
+    const timer = setTimeout(() => ac.abort(), 30_000);
+    const started = Date.now();
+    const r = await exec({
+      server: api.url,
+      namespace: 'default',
+      pod: 'web',
+      command: ['sh', '-c', 'cat big.bin & cat big.bin >&2; wait'],
+      stdout: out,
+      stderr: err,
+      transport: 'spdy',
+      signal: ac.signal,
+    }).finally(() => clearTimeout(timer));
+    t.equal(r.exitCode, 0);
+    t.equal(errBytes, SIZE, 'all of stderr arrived while stdout was not read');
+    t.equal(errHash.digest('hex'), want, 'stderr byte-exact');
+    t.equal(out.size(), SIZE, 'then all of stdout');
+    t.equal(out.digest(), want, 'stdout byte-exact');
+    t.ok(Date.now() - started < 30_000);
+  });
 });
