@@ -8,9 +8,11 @@ import os from 'node:os';
 import path from 'node:path';
 import http from 'node:http';
 import { existsSync, mkdirSync, renameSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import type { Test } from 'tap';
 import { startFakeApiServer, type FakeApiServer } from '../lib/fake-apiserver/index.js';
+import type { TlsMaterial } from '../lib/fake-apiserver/tls.js';
 import type { Stream } from '../lib/session/stream.js';
 import { RstStatus } from '../lib/frames/index.js';
 import { PortForwarder, type PortForwarderOptions } from '../lib/portforward/client.js';
@@ -73,12 +75,18 @@ export interface TestServer {
   restart(downMs: number): Promise<void>;
   /** Live port-forward connections. */
   connections(): Promise<number>;
+  /** With {@link ServerOptions.auth}: the one bearer token accepted from now on (kept across restarts). */
+  setToken(token: string): Promise<void>;
+  /** Requests answered 401 so far (this run of the server only). */
+  unauthorized(): Promise<number>;
   close(): Promise<void>;
 }
 
 export interface ServerOptions {
   /** Stream cap per connection (refused past it). Default: none (the kubelet's). */
   maxStreams?: number;
+  /** Serve https with this material and require this bearer token (an API server's authentication). */
+  auth?: { tls: TlsMaterial; token: string };
 }
 
 export const SERVER_KINDS = ['fake', 'go'] as const;
@@ -95,10 +103,16 @@ export async function startServer(t: Test, kind: 'fake' | 'go', o: ServerOptions
 
 async function startFake(o: ServerOptions, port = 0): Promise<TestServer> {
   // anyPort: like the kubelet (and the Go server beside it), any port of the pod may be dialed here.
-  const opts = { pods: [{ namespace: 'default', name: 'web' }], anyPort: true, ...(o.maxStreams ? { maxConcurrentStreams: o.maxStreams } : {}) };
+  let token = o.auth?.token;
+  const opts = {
+    pods: [{ namespace: 'default', name: 'web' }],
+    anyPort: true,
+    ...(o.maxStreams ? { maxConcurrentStreams: o.maxStreams } : {}),
+    ...(o.auth ? { tls: o.auth.tls } : {}),
+  };
   const streams = new Set<Stream>();
   const start = async (p: number): Promise<FakeApiServer> => {
-    const a = await startFakeApiServer({ ...opts, port: p });
+    const a = await startFakeApiServer({ ...opts, ...(token ? { tokens: [token] } : {}), port: p });
     // Keep the streams the server accepts, for cancel(): a connection is added before its first frame.
     const add = a.connections.add.bind(a.connections);
     a.connections.add = (c) => {
@@ -133,6 +147,13 @@ async function startFake(o: ServerOptions, port = 0): Promise<TestServer> {
     },
     async connections() {
       return api.connections.size;
+    },
+    async setToken(t) {
+      token = t;
+      api.setTokens([t]);
+    },
+    async unauthorized() {
+      return api.unauthorized;
     },
     async close() {
       if (closed) return;
@@ -194,6 +215,17 @@ async function startGo(o: ServerOptions): Promise<TestServer> {
   const err = buildKubelet();
   if (err) throw new Error(`the Go kubelet-style server is required (.ci/run installs Go and spdystream): ${err}`);
   const extra = o.maxStreams ? ['-max-streams', String(o.maxStreams)] : [];
+  let tokenFile = '';
+  let cleanup = async (): Promise<void> => {};
+  if (o.auth) {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'kube-spdy-kubelet-auth-'));
+    cleanup = () => rm(dir, { recursive: true, force: true });
+    tokenFile = path.join(dir, 'token');
+    await writeFile(path.join(dir, 'cert.pem'), o.auth.tls.cert);
+    await writeFile(path.join(dir, 'key.pem'), o.auth.tls.key, { mode: 0o600 });
+    await writeFile(tokenFile, o.auth.token);
+    extra.push('-tls-cert', path.join(dir, 'cert.pem'), '-tls-key', path.join(dir, 'key.pem'), '-token-file', tokenFile);
+  }
   let proc = spawnGo(['-addr', '127.0.0.1:0', ...extra]);
   const listening = await proc.next(/"event":"listening"/);
   const addr = String(listening.addr);
@@ -211,7 +243,7 @@ async function startGo(o: ServerOptions): Promise<TestServer> {
   };
   return {
     kind: 'go',
-    url: `http://127.0.0.1:${port}`,
+    url: `${o.auth ? 'https' : 'http'}://127.0.0.1:${port}`,
     port,
     async goaway() {
       await command('goaway', /"event":"goaway"/);
@@ -231,7 +263,17 @@ async function startGo(o: ServerOptions): Promise<TestServer> {
     async connections() {
       return Number((await command('stats', /"event":"stats"/)).connections);
     },
-    close: stop,
+    async setToken(t) {
+      if (!tokenFile) throw new Error('setToken needs ServerOptions.auth');
+      await writeFile(tokenFile, t);
+    },
+    async unauthorized() {
+      return proc.lines.filter((l) => l.includes('"event":"unauthorized"')).length;
+    },
+    async close() {
+      await stop();
+      await cleanup();
+    },
   };
 }
 

@@ -51,13 +51,18 @@ export async function startFakeApiServer(options: FakeApiServerOptions): Promise
     requests.push({ method: req.method ?? '', path, authorization: req.headers.authorization !== undefined });
   };
 
+  let unauthorized = 0;
   const execSessions: FakeApiServer['execSessions'] = [];
   const remoteCommand = createExecServer(options, execSessions);
   const ctx = {
     pods,
     services,
     workloads,
-    authorized: (req: http.IncomingMessage) => authenticate(req, auth),
+    authorized: (req: http.IncomingMessage) => {
+      const ok = authenticate(req, auth);
+      if (!ok) unauthorized++;
+      return ok;
+    },
     address: () => `${host}:${port}`,
     record,
     connections,
@@ -106,6 +111,9 @@ export async function startFakeApiServer(options: FakeApiServerOptions): Promise
     port,
     tls: material ? { caCert: material.caCert, ...(material.clientCert ? { clientCert: material.clientCert, clientKey: material.clientKey! } : {}) } : undefined,
     requests,
+    get unauthorized() {
+      return unauthorized;
+    },
     connections,
     execSessions,
     kubeconfig,

@@ -103,6 +103,8 @@ export interface FakeApiServer {
   /** Adds or replaces a pod (a pod restarted under a new name: add the new one, delete the old). */
   setPod(pod: FakePod): void;
   deletePod(namespace: string, name: string): void;
+  /** Requests answered 401 Unauthorized so far (API requests and upgrades). */
+  readonly unauthorized: number;
   /** Replaces the accepted bearer tokens (a rotated token). */
   setTokens(tokens: string[]): void;
   readonly port: number;

@@ -7,6 +7,7 @@
 // SETTINGS) and no stream cap unless -max-streams is given (a test of refused streams).
 //
 //	kubelet -addr 127.0.0.1:0 [-target 127.0.0.1] [-pod default/web] [-max-streams N] [-stream-creation-timeout 30s]
+//	        [-tls-cert FILE -tls-key FILE] [-token-file FILE]   (TLS, bearer tokens and the pod GET: apiserver.go)
 //
 // Stdout: one JSON object per line: {"event":"listening","addr":"127.0.0.1:PORT"} first, then
 // {"event":"upgrade"} per SPDY connection and {"event":"forward-error",…} per failed forward.
@@ -23,6 +24,7 @@ package main
 
 import (
 	"bufio"
+	"crypto/tls"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -56,6 +58,7 @@ type config struct {
 	pod                   string
 	maxStreams            int
 	streamCreationTimeout time.Duration
+	tokenFile             string
 }
 
 var cfg config
@@ -66,6 +69,9 @@ func main() {
 	flag.StringVar(&cfg.pod, "pod", "default/web", "pod name in error text")
 	flag.IntVar(&cfg.maxStreams, "max-streams", 0, "refuse streams (RST_STREAM REFUSED_STREAM) past this many open on one connection; 0 = no cap, as the kubelet")
 	flag.DurationVar(&cfg.streamCreationTimeout, "stream-creation-timeout", 30*time.Second, "wait for both streams of a pair")
+	tlsCert := flag.String("tls-cert", "", "serve https with this PEM certificate (and -tls-key)")
+	tlsKey := flag.String("tls-key", "", "PEM private key of -tls-cert")
+	flag.StringVar(&cfg.tokenFile, "token-file", "", "require Authorization: Bearer <this file's content>, read for every request (401 Status otherwise)")
 	flag.Parse()
 
 	ln, err := net.Listen("tcp", *addr)
@@ -77,8 +83,14 @@ func main() {
 	mux.HandleFunc("/", handlePortForward)
 	emit(obj{"event": "listening", "addr": ln.Addr().String()})
 	go commands()
-	srv := &http.Server{Handler: mux}
-	if err := srv.Serve(ln); err != nil {
+	// HTTP/1.1 only (no h2 over TLS): the upgrades hijack the connection.
+	srv := &http.Server{Handler: mux, TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){}}
+	if *tlsCert != "" {
+		err = srv.ServeTLS(ln, *tlsCert, *tlsKey)
+	} else {
+		err = srv.Serve(ln)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "serve:", err)
 		os.Exit(1)
 	}
@@ -113,6 +125,12 @@ func commands() {
 // handlePortForward answers POST …/portforward with the SPDY/3.1 upgrade, as the kubelet's streaming
 // server does (httpstream.Handshake, then spdy.NewResponseUpgrader().UpgradeResponse).
 func handlePortForward(w http.ResponseWriter, req *http.Request) {
+	if !authorized(w, req) {
+		return
+	}
+	if servePodGet(w, req) {
+		return
+	}
 	if !strings.HasSuffix(req.URL.Path, "/portforward") {
 		http.Error(w, "not found", http.StatusNotFound)
 		return
