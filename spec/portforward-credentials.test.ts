@@ -87,8 +87,12 @@ for (const kind of SERVER_KINDS) {
     await srv.setToken('tok-2');
     await srv.restart(300);
     const listening = performance.now();
+    const refused = await srv.unauthorized();
     t.equal(await statusWith(srv.url, 'tok-1', tls.caCert), 401, 'the restarted server refuses the old token');
+    // The Go server reports it on a stdout line that may arrive after the answer: wait for it to count.
+    for (let i = 0; i < 100 && (await srv.unauthorized()) === refused; i++) await sleep(50);
     const before = await srv.unauthorized();
+    t.equal(before, refused + 1, 'the refusal was counted');
     let body = '';
     let tries = 0;
     while (body === '' && performance.now() - listening < 15_000) {
