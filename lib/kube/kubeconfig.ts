@@ -12,10 +12,11 @@
  *   `http://localhost:8080`, as for kubectl, and a refused connection says why.
  * - An `http://` server is allowed and gets no credentials (kubectl sends none in clear text).
  * - Proxies: proxy.ts. Exec plugins: exec-credential.ts.
- * @kubernetes/client-node is loaded in two parts: its kubeconfig parser (`config_types`, small) whenever a
- * kubeconfig file is read, and the rest (`KubeConfig`: TLS options and auth providers; it imports the
- * generated API client, 60–70 MiB of heap and ~0.4 s) only on the first request or dial to an https
- * server. An http server (kubectl proxy, the fake API server) never loads it.
+ * @kubernetes/client-node is loaded in parts, never its index or `KubeConfig` (which import the generated
+ * API client: ~60 MiB of RSS and ~0.35 s): its kubeconfig parser (`config_types`) whenever a kubeconfig
+ * file is read, and its authenticators (auth providers, exec) only for a user that has one, on the first
+ * request or dial to an https server (client-node-auth.ts). An http server (kubectl proxy, the fake API
+ * server) gets no credentials at all.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -23,7 +24,8 @@ import path from 'node:path';
 import type { ConnectionOptions as TlsOptions } from 'node:tls';
 import yaml from 'js-yaml';
 import createDebug from 'debug';
-import type { Cluster, Context, KubeConfig, User } from '@kubernetes/client-node';
+import type { Cluster, Context, User } from '@kubernetes/client-node';
+import { ClientNodeAuth, type HttpsAuthOptions } from './client-node-auth.js';
 import { InvalidArgumentError } from '../errors.js';
 import type { CreateConnection } from '../httpstream/client.js';
 import { ExecCredentials } from './exec-credential.js';
@@ -104,7 +106,7 @@ export class Kubeconfig {
   /** The proxy used for the server, if any (from `proxy-url` or the environment). */
   readonly proxy: URL | undefined;
   private readonly kcInit: KubeConfigInit | undefined;
-  private kc: Promise<KubeConfig> | undefined;
+  private auth: ClientNodeAuth | undefined;
   private readonly tokenFile: string | undefined;
   private readonly exec: ExecCredentials | undefined;
 
@@ -143,18 +145,18 @@ export class Kubeconfig {
     const headers: Record<string, string> = {};
     const tls: TlsOptions = {};
     if (server.protocol === 'https:' && this.kcInit) {
-      const opts: { headers?: Record<string, unknown>; ca?: unknown; cert?: unknown; key?: unknown; rejectUnauthorized?: boolean; servername?: string; auth?: string } = {};
+      const opts: HttpsAuthOptions = {};
       try {
-        this.kc ??= newKubeConfig(this.kcInit);
-        await (await this.kc).applyToHTTPSOptions(opts as never);
+        this.auth ??= new ClientNodeAuth(this.kcInit.clusters[0], this.kcInit.users[0]);
+        await this.auth.apply(opts);
       } catch (err) {
         throw new Error(`cannot authenticate with the kubeconfig: ${(err as Error).message.split('\n')[0]}`);
       }
       for (const [k, v] of Object.entries(opts.headers ?? {})) headers[k] = Array.isArray(v) ? v.join(', ') : String(v);
       if (opts.auth && !hasAuthorization(headers)) headers.Authorization = `Basic ${Buffer.from(opts.auth).toString('base64')}`;
-      if (opts.ca) tls.ca = opts.ca as TlsOptions['ca'];
-      if (opts.cert) tls.cert = opts.cert as TlsOptions['cert'];
-      if (opts.key) tls.key = opts.key as TlsOptions['key'];
+      if (opts.ca) tls.ca = opts.ca;
+      if (opts.cert) tls.cert = opts.cert;
+      if (opts.key) tls.key = opts.key;
       if (opts.rejectUnauthorized === false) tls.rejectUnauthorized = false;
       if (opts.servername) tls.servername = opts.servername;
       if (!hasAuthorization(headers) && this.tokenFile) {
@@ -190,19 +192,12 @@ function hasAuthorization(h: Record<string, string>): boolean {
   return Object.keys(h).some((k) => k.toLowerCase() === 'authorization');
 }
 
-/** What client-node's `KubeConfig.loadFromOptions` takes: one context with its cluster and user. */
+/** The selected context with its cluster and user (the shape of client-node's `KubeConfig.loadFromOptions`). */
 interface KubeConfigInit {
   clusters: Cluster[];
   users: User[];
   contexts: Context[];
   currentContext: string;
-}
-
-async function newKubeConfig(init: KubeConfigInit): Promise<KubeConfig> {
-  const { KubeConfig } = await import('@kubernetes/client-node');
-  const kc = new KubeConfig();
-  kc.loadFromOptions(init);
-  return kc;
 }
 
 /** client-node's kubeconfig parser (what `KubeConfig.loadFromString` calls), without the rest of client-node. */
