@@ -96,10 +96,11 @@ export async function startRig(options: BenchOptions, bulkBytes: number, progres
         await writeFile(kubeconfig, kubeconfigYaml({ url: `http://${fAddr}`, token: 'bench', namespace: 'default' }));
         server = 'the Go spdystream kubelet-style server (spec/interop/kubelet) behind a Go API front';
       } else {
-        const api = new Child(process.execPath, [BIN, 'fake-apiserver', '--pod', `default/bench:${remote}`, '--kubeconfig-out', kubeconfig]);
+        // HTTPS with a bearer token, as a real cluster: both tools load their TLS and auth code.
+        const api = new Child(process.execPath, [BIN, 'fake-apiserver', '--pod', `default/bench:${remote}`, '--tls', '--token', 'bench', '--kubeconfig-out', kubeconfig]);
         children.push(api);
         await api.line(/Wrote kubeconfig/);
-        server = "kube-spdy's fake API server";
+        server = "kube-spdy's fake API server (https, bearer token)";
       }
       target = 'pod/bench';
       paths.push({ id: 'direct', label: 'direct to the pod service', port: remote });
