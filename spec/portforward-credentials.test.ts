@@ -79,7 +79,9 @@ for (const kind of SERVER_KINDS) {
     const local = Number(m[1]);
     const first = await get(local, '/one');
     t.equal(first.body, 'hello /one\n', 'a request with the first token');
-    t.equal(await runs(dir), 1, 'the plugin ran once');
+    // Once, or twice when its credential (1 s ahead, truncated to the second) expired between the pod GET and the dial.
+    const before1 = await runs(dir);
+    t.ok(before1 >= 1 && before1 <= 2, `the plugin ran for the first dial (${before1} runs)`);
 
     // The cached credential expires (1 s ahead, second precision); the server restarts with a new token.
     await sleep(2100);
@@ -106,7 +108,7 @@ for (const kind of SERVER_KINDS) {
     const ms = performance.now() - listening;
     t.equal(body, 'hello /two\n', `a request succeeds after the restart (${Math.round(ms)} ms after it listened again, ${tries} tries)`);
     t.ok(ms < 10_000, `within 10 s of listening again (issue: 2 s on a quiet machine; measured ${Math.round(ms)} ms)`);
-    t.ok((await runs(dir)) >= 2, `the plugin ran again for the new dial (${await runs(dir)} runs)`);
+    t.ok((await runs(dir)) > before1, `the plugin ran again for the new dial (${await runs(dir)} runs)`);
     t.equal((await srv.unauthorized()) - before, 0, 'the expired credential was refreshed before the dial: no 401 on the way');
     t.same((await get(local, '/three')).body, 'hello /three\n', 'and the forward keeps working');
   });
